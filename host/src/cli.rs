@@ -1,0 +1,72 @@
+//! Command-line interface of `host`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::kafka::KafkaArgs;
+
+/// Run sandboxed WebAssembly probes and publish what they measure.
+///
+/// Without --kafka-brokers (or KAFKA_SERVER) each run is printed as one JSON line on stdout.
+#[derive(Debug, Parser)]
+#[command(name = "host", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// More logging (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Probe components (.wasm files) or directories of them; each runs with its defaults.
+    /// Directories are watched: added, replaced and removed files take effect while running.
+    #[arg(long, num_args = 1.., value_name = "FILE_OR_DIR")]
+    pub probes: Vec<PathBuf>,
+
+    /// host.toml: jobs, limits, HTTP allow-lists, Kafka and spool settings.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Run every job once, publish, and exit (non-zero if any run failed).
+    #[arg(long)]
+    pub once: bool,
+
+    /// Where compiled components are cached (keyed by content hash).
+    #[arg(long, value_name = "DIR", env = "SONDE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Name reported as `host` in every message (default: the machine's hostname).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect probe components.
+    #[command(subcommand)]
+    Probes(ProbesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProbesCommand {
+    /// List the probes in files or directories (name, version, description).
+    List {
+        #[arg(value_name = "FILE_OR_DIR", default_value = "probes")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print what a probe's describe() returns: params, defaults, interval.
+    Describe {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}

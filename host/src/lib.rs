@@ -1,0 +1,8 @@
+//! The Sonde host: loads WebAssembly probe components, runs them on a schedule
+//! inside wasmtime with per-run limits, and publishes each run as a message.
+
+pub mod app;
+pub mod cli;
+pub mod kafka;
+pub mod logging;
+pub mod output;

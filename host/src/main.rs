@@ -1,0 +1,26 @@
+//! `host`: parse the command line, set up logging, map errors to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sonde_host::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    sonde_host::logging::init(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("host: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(sonde_host::app::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: what failed, and its causes.
+            eprintln!("host: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
