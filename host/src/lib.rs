@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod http;
 pub mod kafka;
 pub mod logging;
 pub mod output;

@@ -1,0 +1,81 @@
+//! The `http` capability: the only network a probe has.
+//!
+//! Like Spin's outbound-http factor, this module owns its policy ([`AllowList`],
+//! deny by default), its limits ([`HttpLimits`]) and its implementation
+//! ([`HttpClient::fetch`]). It knows nothing about wasm: the runtime maps the WIT
+//! `http.request` to [`Request`] and [`Response`]/[`HttpError`] back, so every
+//! behaviour here is tested with plain Rust.
+//!
+//! Guarantees of [`HttpClient::fetch`]:
+//! - the allow-list is checked before any DNS lookup or connection;
+//! - the whole call (DNS, connect, TLS, head, body) finishes within the request's
+//!   `timeout_ms`, capped by [`HttpLimits::max_timeout_ms`], else [`HttpError::Timeout`];
+//! - at most `max_body_bytes` (capped by [`HttpLimits::max_body_bytes_cap`]) of the
+//!   body are read; the rest is not read and `truncated` is set;
+//! - redirects are not followed: a 3xx is returned as it is;
+//! - HTTPS verifies the certificate chain (system roots plus an optional extra CA)
+//!   and the host name; there is no option to turn verification off;
+//! - no input makes it panic.
+
+mod allow_list;
+mod client;
+
+pub use allow_list::{AllowList, AllowListError};
+pub use client::{HttpClient, HttpLimits};
+
+/// One request as a probe asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `HEAD`, `POST`, ... (any token hyper accepts).
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout_ms: u32,
+    pub max_body_bytes: u32,
+}
+
+/// Where the time of one fetch went, in milliseconds from the start of the call.
+/// `dns_ms`, `connect_ms` and `tls_ms` are durations of those phases (`tls_ms` is 0
+/// for plain HTTP, `dns_ms` is 0 for an IP literal); `first_byte_ms` is the time
+/// until the response head arrived; `total_ms` includes reading the body.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub dns_ms: f64,
+    pub connect_ms: f64,
+    pub tls_ms: f64,
+    pub first_byte_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    /// Header values that are not valid UTF-8 are passed lossily converted.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body was longer than the byte limit and was cut there.
+    pub truncated: bool,
+    pub timings: Timings,
+}
+
+/// Why a fetch gave no response. Each maps 1:1 to the WIT `http-error` variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("destination not allowed: {0}")]
+    NotAllowed(String),
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    #[error("DNS lookup failed: {0}")]
+    Dns(String),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("response head too large")]
+    TooLarge,
+    #[error("{0}")]
+    Other(String),
+}
