@@ -1,1 +1,15 @@
-//! The Sonde recorder library.
+//! The Sonde recorder: Kafka → PostgreSQL over SSL, exactly once.
+//!
+//! [`app::run`] is the whole service; the other modules are its parts, each testable alone.
+
+pub mod app;
+pub mod batch;
+pub mod cli;
+pub mod config;
+pub mod consumer;
+pub mod copy_binary;
+pub mod db;
+pub mod migrations;
+pub mod partitions;
+pub mod series;
+pub mod writer;

@@ -3,19 +3,50 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-
-/// Consume Sonde messages from Kafka into PostgreSQL over SSL.
-#[derive(Debug, Parser)]
-#[command(name = "recorder", version, about)]
-struct Cli {
-    /// recorder.ini ([recorder] section; [writer] accepted).
-    #[arg(long, short = 'c', value_name = "FILE")]
-    config: Option<std::path::PathBuf>,
-}
+use sonde_recorder::app;
+use sonde_recorder::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _ = cli.config;
-    eprintln!("recorder: not implemented yet");
-    ExitCode::FAILURE
+    let default_level = match cli.verbose {
+        0 => "info,librdkafka=warn",
+        1 => "debug,librdkafka=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let config = match cli.load_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("recorder: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("recorder: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        if cli.check_config {
+            let line = app::check(&config).await?;
+            println!("recorder: {line}");
+            return Ok(());
+        }
+        app::run(config, app::shutdown_on_signals()?).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("recorder: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,214 @@
+//! The recorder's main loop: consume, batch, write, and only then acknowledge.
+//!
+//! Delivery guarantee: exactly once into PostgreSQL. A batch's rows and the offsets it
+//! consumed commit in one transaction; every (re)assignment starts at the stored offsets;
+//! a run seen twice is recorded once (`probe_run.run_id` is unique).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::Utc;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use crate::batch::{Batch, Partition};
+use crate::config::Config;
+use crate::consumer::{self, RecorderConsumer};
+use crate::db::PgTarget;
+use crate::writer::Writer;
+
+/// Partition creation ahead of time and retention run this often.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Stop signals: the first SIGTERM/SIGINT stops consuming (the batch in flight is still
+/// committed); a second one abandons retries so the process can exit.
+pub struct Shutdown {
+    pub stop: watch::Receiver<bool>,
+    pub abort: watch::Receiver<bool>,
+}
+
+/// Listen for SIGTERM and SIGINT.
+pub fn shutdown_on_signals() -> Result<Shutdown> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (stop_tx, stop) = watch::channel(false);
+    let (abort_tx, abort) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        for tx in [stop_tx, abort_tx] {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            tracing::info!("signal received: finishing the batch in flight (again to abandon it)");
+            let _ = tx.send(true);
+            // Keep the sender alive: receivers treat a dropped sender as a change.
+            std::mem::forget(tx);
+        }
+    });
+    Ok(Shutdown { stop, abort })
+}
+
+/// Run until stopped. `Ok` means every consumed message up to the stop is committed.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
+    let Shutdown {
+        mut stop,
+        mut abort,
+    } = shutdown;
+    let target = PgTarget::new(&config.postgres)?;
+    tracing::info!(
+        "recorder starting: PostgreSQL {} (sslmode {:?})",
+        target.describe,
+        target.sslmode
+    );
+    let p = &config.postgres;
+    let Some(mut writer) = Writer::start(
+        target.clone(),
+        &p.measure_table,
+        p.retention_days,
+        &mut abort,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    if let Err(e) = writer.maintain().await {
+        tracing::warn!("partition maintenance: {e:#}");
+    }
+    let subscription = config.subscription();
+    let consumer = consumer::subscribe(&config.kafka, &subscription, target, abort.clone())?;
+    tracing::info!(
+        "consuming {subscription} from {} as group {}",
+        config.kafka.bootstrap_servers,
+        config.kafka.group_id
+    );
+
+    let limits = config.batch;
+    let mut batch = Batch::default();
+    let mut positions: HashMap<Partition, i64> = HashMap::new();
+    let mut maintenance = tokio::time::interval_at(
+        tokio::time::Instant::now() + MAINTENANCE_INTERVAL,
+        MAINTENANCE_INTERVAL,
+    );
+    loop {
+        let wait = batch.time_left(&limits).unwrap_or(MAINTENANCE_INTERVAL);
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(wait), if !batch.is_empty() => {
+                apply_rebalances(&consumer, &mut batch, &mut positions);
+                flush(&mut writer, &consumer, &mut batch, &mut abort).await?;
+            }
+            message = consumer.recv() => {
+                apply_rebalances(&consumer, &mut batch, &mut positions);
+                match message {
+                    Ok(m) => {
+                        consumer.context().note_healthy();
+                        let key = (m.topic().to_owned(), m.partition());
+                        let offset = m.offset();
+                        // Defence in depth: never take a message below the resume point.
+                        if positions.get(&key).is_some_and(|next| offset < *next) {
+                            tracing::debug!("skipping {}/{} offset {offset}: already recorded", key.0, key.1);
+                        } else {
+                            batch.push(&key.0, key.1, offset, m.payload().unwrap_or_default(), Utc::now());
+                            positions.insert(key, offset + 1);
+                        }
+                    }
+                    Err(e) => tracing::debug!("Kafka: {e}"),
+                }
+                if batch.should_flush(&limits) {
+                    flush(&mut writer, &consumer, &mut batch, &mut abort).await?;
+                }
+            }
+            _ = maintenance.tick() => {
+                if let Err(e) = writer.maintain().await {
+                    tracing::warn!("partition maintenance: {e:#}");
+                }
+            }
+        }
+    }
+    apply_rebalances(&consumer, &mut batch, &mut positions);
+    flush(&mut writer, &consumer, &mut batch, &mut abort).await?;
+    tracing::info!("stopped; everything consumed is committed");
+    Ok(())
+}
+
+/// Apply what the rebalance callback recorded: drop the in-flight messages of revoked
+/// partitions (the next owner redoes them from PostgreSQL's offsets), reset resume points.
+fn apply_rebalances(
+    consumer: &RecorderConsumer,
+    batch: &mut Batch,
+    positions: &mut HashMap<Partition, i64>,
+) {
+    let events = consumer.context().take_events();
+    if !events.revoked.is_empty() {
+        batch.drop_partitions(&events.revoked);
+        positions.retain(|p, _| !events.revoked.contains(p));
+    }
+    for (partition, start) in events.assigned {
+        match start {
+            Some(next) => positions.insert(partition, next),
+            None => positions.remove(&partition),
+        };
+    }
+}
+
+async fn flush(
+    writer: &mut Writer,
+    consumer: &RecorderConsumer,
+    batch: &mut Batch,
+    abort: &mut watch::Receiver<bool>,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let b = batch.take();
+    let written = writer.write(&b, abort).await?;
+    tracing::debug!(
+        "committed {} runs ({} duplicates skipped), {} samples, {} dead letters",
+        written.runs,
+        written.duplicate_runs,
+        written.samples,
+        written.dead_letters
+    );
+    // Kafka's committed offsets only serve lag monitoring; PostgreSQL's are the truth.
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), next) in &b.next_offsets {
+        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+        tracing::debug!("Kafka offset commit (informational) failed: {e}");
+    }
+    Ok(())
+}
+
+/// Just check: configuration valid, Kafka metadata readable, PostgreSQL answers `SELECT 1`.
+pub async fn check(config: &Config) -> Result<String> {
+    let target = PgTarget::new(&config.postgres)?;
+    let client = target.connect().await?;
+    client
+        .query_one("SELECT 1", &[])
+        .await
+        .map_err(|e| anyhow::anyhow!("PostgreSQL SELECT 1: {e}"))?;
+    let kafka = config.kafka.clone();
+    let topics = tokio::task::spawn_blocking(move || -> Result<usize> {
+        let consumer: rdkafka::consumer::BaseConsumer = consumer::client_config(&kafka).create()?;
+        let metadata = consumer
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "Kafka {}: cannot fetch metadata: {e}",
+                    kafka.bootstrap_servers
+                )
+            })?;
+        Ok(metadata.topics().len())
+    })
+    .await??;
+    Ok(format!(
+        "configuration OK: Kafka {} answered ({topics} topics), PostgreSQL {} answered (sslmode {:?})",
+        config.kafka.bootstrap_servers, target.describe, target.sslmode
+    ))
+}
