@@ -2,11 +2,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use openssl::ssl::{SslConnector, SslMethod};
 
-use super::{AllowList, HttpError, Request, Response};
+use super::connect::{connect, ms_since};
+use super::exchange::{exchange, Outgoing};
+use super::{AllowList, HttpError, Request, Response, Timings};
 
 /// Host-wide ceilings applied on top of what a probe asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +68,43 @@ impl HttpClient {
     }
 
     /// Fetch `req` if `allow` permits its destination. See the module docs for guarantees.
+    /// A `timeout_ms` of 0 means the host's [`HttpLimits::max_timeout_ms`].
     pub async fn fetch(&self, allow: &AllowList, req: Request) -> Result<Response, HttpError> {
         let url = url::Url::parse(&req.url)
             .map_err(|e| HttpError::InvalidUrl(format!("{}: {e}", req.url)))?;
         allow.check(&url).map_err(HttpError::NotAllowed)?;
-        let _ = &self.tls;
-        Err(HttpError::Other("HTTP fetch is not implemented yet".into()))
+        let timeout_ms = match req.timeout_ms {
+            0 => self.limits.max_timeout_ms,
+            t => t.min(self.limits.max_timeout_ms),
+        };
+        let max_body_bytes = req.max_body_bytes.min(self.limits.max_body_bytes_cap);
+        let start = Instant::now();
+        let work = async {
+            let connected = connect(&url, &self.tls).await?;
+            let out = Outgoing {
+                method: &req.method,
+                url: &url,
+                headers: &req.headers,
+                body: req.body,
+                max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            };
+            let got = exchange(connected.stream, out, start).await?;
+            Ok(Response {
+                status: got.status,
+                headers: got.headers,
+                body: got.body,
+                truncated: got.truncated,
+                timings: Timings {
+                    dns_ms: connected.dns_ms,
+                    connect_ms: connected.connect_ms,
+                    tls_ms: connected.tls_ms,
+                    first_byte_ms: got.first_byte_ms,
+                    total_ms: ms_since(start),
+                },
+            })
+        };
+        tokio::time::timeout(Duration::from_millis(u64::from(timeout_ms)), work)
+            .await
+            .unwrap_or(Err(HttpError::Timeout))
     }
 }

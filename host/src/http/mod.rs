@@ -19,6 +19,8 @@
 
 mod allow_list;
 mod client;
+mod connect;
+mod exchange;
 
 pub use allow_list::{AllowList, AllowListError};
 pub use client::{HttpClient, HttpLimits};
