@@ -9,7 +9,11 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, Args)]
 pub struct KafkaArgs {
     /// Kafka bootstrap servers, comma-separated (host:port,...). Enables Kafka output.
-    #[arg(long = "kafka-brokers", env = "KAFKA_SERVER", value_name = "HOST:PORT,...")]
+    #[arg(
+        long = "kafka-brokers",
+        env = "KAFKA_SERVER",
+        value_name = "HOST:PORT,..."
+    )]
     pub brokers: Option<String>,
 
     /// Topic the runs are published to [default: sonde.measurements].

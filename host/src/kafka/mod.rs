@@ -1,8 +1,19 @@
 //! Kafka output: mutual TLS, idempotent producer, on-disk spool through outages.
+//!
+//! `publish` appends the run to the [`spool`]; the [`delivery`] thread sends spooled runs in
+//! order and removes each only once the broker acknowledged it.
 
 mod config;
+mod context;
+pub mod delivery;
+pub mod link;
+pub mod settings;
+mod sink;
+pub mod spool;
 
 pub use config::{KafkaArgs, KafkaToml};
+pub use settings::Settings;
+pub use sink::KafkaSink;
 
 use std::sync::Arc;
 
@@ -10,10 +21,13 @@ use crate::output::Sink;
 
 /// Start the Kafka sink when a broker is configured (flags win over host.toml);
 /// `Ok(None)` means no broker: the caller prints JSON lines instead.
+///
+/// Errors (one line each) name the flag or file at fault: unreadable or invalid TLS files,
+/// a malformed `--kafka-option`, a spool directory that cannot be used. An unreachable
+/// broker is not an error: the host starts and spools.
 pub fn start(args: &KafkaArgs, toml: Option<&KafkaToml>) -> anyhow::Result<Option<Arc<dyn Sink>>> {
-    let brokers = args.brokers.clone().or_else(|| toml.and_then(|t| t.brokers.clone()));
-    match brokers {
-        None => Ok(None),
-        Some(b) => anyhow::bail!("Kafka output to {b} is not available in this build yet"),
-    }
+    let Some(settings) = Settings::resolve(args, toml)? else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(KafkaSink::start(&settings)?)))
 }

@@ -1,0 +1,293 @@
+//! The delivery thread: reads the spool in order, hands a bounded window of messages to
+//! librdkafka, and acknowledges each in the spool only when its delivery report succeeds.
+//!
+//! On a failed delivery it purges librdkafka's queue, waits for the messages still in flight,
+//! and reads the spool again from the oldest unacknowledged message, so one key's messages
+//! are never overtaken by later ones. During an outage that repeats after a backoff; the
+//! messages wait on disk, not in memory.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, Producer, PurgeConfig, ThreadedProducer};
+
+use super::context::{Report, Signals, SpoolContext};
+use super::link::{Level, Link, Observation};
+use super::spool::Spool;
+
+/// How often the spool is fsynced and its cursor saved (the power-failure loss window).
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(1000);
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub type KafkaProducer = ThreadedProducer<SpoolContext>;
+
+/// What a delivery report means for its message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    /// Keep it in the spool and send it again later, in order.
+    Retry(Option<Observation>),
+    /// Can never be delivered (e.g. larger than the broker accepts): log and remove it.
+    Reject(String),
+    /// The idempotent producer hit a fatal error: make a new producer, then retry.
+    Fatal(String),
+}
+
+pub fn verdict(result: &Result<(), (KafkaError, String)>) -> Verdict {
+    let Err((err, _key)) = result else {
+        return Verdict::Delivered;
+    };
+    use RDKafkaErrorCode as C;
+    match err.rdkafka_error_code() {
+        Some(C::PurgeQueue | C::PurgeInflight) => Verdict::Retry(None),
+        Some(C::UnknownTopic | C::UnknownTopicOrPartition) => {
+            Verdict::Retry(Some(Observation::UnknownTopic))
+        }
+        Some(
+            C::MessageSizeTooLarge
+            | C::InvalidMessageSize
+            | C::InvalidMessage
+            | C::InvalidRecord
+            | C::MessageBatchTooLarge,
+        ) => Verdict::Reject(err.to_string()),
+        Some(C::Fatal) => Verdict::Fatal(err.to_string()),
+        _ => Verdict::Retry(Some(Observation::Failed(err.to_string()))),
+    }
+}
+
+/// A client-level error, as the connection state sees it.
+pub fn client_error(code: RDKafkaErrorCode, reason: &str) -> Option<Observation> {
+    let tls = code == RDKafkaErrorCode::SSL
+        || code == RDKafkaErrorCode::Authentication
+        || reason.contains("SSL")
+        || reason.contains("certificate");
+    if tls {
+        Some(Observation::Tls(reason.to_owned()))
+    } else if code == RDKafkaErrorCode::AllBrokersDown {
+        Some(Observation::Unreachable(reason.to_owned()))
+    } else {
+        None
+    }
+}
+
+pub struct Driver {
+    pub spool: Arc<Mutex<Spool>>,
+    pub signals: Arc<Signals>,
+    pub producer: KafkaProducer,
+    pub make_producer: Box<dyn Fn() -> Result<KafkaProducer, KafkaError> + Send>,
+    pub topic: String,
+    pub window: usize,
+    pub link: Link,
+    /// Set by shutdown: stop once the spool is empty or at this instant.
+    pub stop: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Driver {
+    pub fn run(mut self) {
+        let mut in_flight = 0usize;
+        let mut failing = false;
+        let mut resume_at = Instant::now();
+        let mut backoff = MIN_BACKOFF;
+        let mut last_sync = Instant::now();
+        loop {
+            let now = Instant::now();
+            let wait = if now < resume_at {
+                (resume_at - now).min(SYNC_INTERVAL)
+            } else {
+                SYNC_INTERVAL
+            };
+            let pending = self.signals.take(wait.max(Duration::from_millis(1)));
+            let spool_lock = self.spool.clone();
+            let mut spool = spool_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let mut fatal = None;
+            for Report { seq, result } in pending.reports {
+                in_flight = in_flight.saturating_sub(1);
+                match verdict(&result) {
+                    Verdict::Delivered => {
+                        spool.ack(seq);
+                        backoff = MIN_BACKOFF;
+                        self.log(Observation::Delivered, spool.pending());
+                    }
+                    Verdict::Retry(obs) => {
+                        if !failing {
+                            failing = true;
+                            // Later messages must not overtake this one: take them back too.
+                            self.producer.purge(PurgeConfig::default().queue());
+                        }
+                        if let Some(obs) = obs {
+                            self.log(obs, spool.pending());
+                        }
+                    }
+                    Verdict::Reject(why) => {
+                        spool.ack(seq);
+                        let key = result.err().map(|(_, k)| k).unwrap_or_default();
+                        tracing::error!(
+                            seq,
+                            key,
+                            "Kafka refuses this message for good, removed from the spool: {why}"
+                        );
+                    }
+                    Verdict::Fatal(why) => fatal = Some(why),
+                }
+            }
+            for (code, reason) in pending.errors {
+                if let Some(obs) = client_error(code, &reason) {
+                    self.log(obs, spool.pending());
+                }
+            }
+            if let Some(why) =
+                fatal.or_else(|| self.producer.client().fatal_error().map(|(_, s)| s))
+            {
+                tracing::warn!("Kafka producer failed ({why}); starting a new one and resending from the spool");
+                drop(spool);
+                if let Err(e) = self.replace_producer() {
+                    tracing::error!("cannot create a new Kafka producer: {e}; retrying");
+                    resume_at = Instant::now() + MAX_BACKOFF;
+                }
+                in_flight = 0;
+                failing = false;
+                spool = spool_lock.lock().unwrap_or_else(|e| e.into_inner());
+                spool.rewind();
+            }
+            if failing && in_flight == 0 {
+                spool.rewind();
+                failing = false;
+                resume_at = Instant::now() + backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            let deadline = *self.stop.lock().unwrap_or_else(|e| e.into_inner());
+            if !failing
+                && Instant::now() >= resume_at
+                && deadline.is_none_or(|d| Instant::now() < d)
+            {
+                in_flight += self.fill(
+                    &mut spool,
+                    self.window.saturating_sub(in_flight),
+                    &mut failing,
+                );
+            }
+            if last_sync.elapsed() >= SYNC_INTERVAL {
+                if let Err(e) = spool.sync() {
+                    tracing::error!("cannot sync the spool: {e}");
+                }
+                last_sync = Instant::now();
+            }
+            if let Some(d) = deadline {
+                if spool.pending() == 0 || Instant::now() >= d {
+                    if let Err(e) = spool.sync() {
+                        tracing::error!("cannot sync the spool: {e}");
+                    }
+                    break;
+                }
+            }
+        }
+        // Dropping the producer purges what it still holds; those messages stay spooled.
+    }
+
+    /// Hand up to `room` spooled messages to librdkafka; returns how many it took.
+    fn fill(&self, spool: &mut Spool, room: usize, failing: &mut bool) -> usize {
+        let mut sent = 0;
+        while sent < room {
+            let (seq, rec) = match spool.read_next() {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!("cannot read the spool: {e}");
+                    *failing = true;
+                    break;
+                }
+            };
+            let record = BaseRecord::with_opaque_to(&self.topic, seq as usize)
+                .key(&rec.key)
+                .payload(&rec.value);
+            match self.producer.send(record) {
+                Ok(()) => sent += 1,
+                Err((e, _))
+                    if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
+                {
+                    spool.ack(seq);
+                    let key = String::from_utf8_lossy(&rec.key);
+                    tracing::error!(seq, %key, "message is larger than message.max.bytes, removed from the spool: {e}");
+                }
+                Err((e, _)) => {
+                    // Not taken (queue full or similar): read it again after what is in flight.
+                    tracing::debug!(seq, "librdkafka did not take the message: {e}");
+                    *failing = true;
+                    self.producer.purge(PurgeConfig::default().queue());
+                    break;
+                }
+            }
+        }
+        sent
+    }
+
+    fn replace_producer(&mut self) -> Result<(), KafkaError> {
+        let fresh = (self.make_producer)()?;
+        // The old producer's purge reports arrive while it is dropped; they are stale.
+        drop(std::mem::replace(&mut self.producer, fresh));
+        drop(self.signals.take(Duration::ZERO));
+        Ok(())
+    }
+
+    fn log(&mut self, obs: Observation, pending: u64) {
+        match self.link.observe(&obs, pending) {
+            Some((Level::Info, line)) => tracing::info!("{line}"),
+            Some((Level::Warn, line)) => tracing::warn!("{line}"),
+            Some((Level::Error, line)) => tracing::error!("{line}"),
+            None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: RDKafkaErrorCode) -> Result<(), (KafkaError, String)> {
+        Err((KafkaError::MessageProduction(code), "h/p".into()))
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(&Ok(())), Verdict::Delivered);
+        assert_eq!(
+            verdict(&err(RDKafkaErrorCode::PurgeQueue)),
+            Verdict::Retry(None)
+        );
+        assert_eq!(
+            verdict(&err(RDKafkaErrorCode::UnknownTopic)),
+            Verdict::Retry(Some(Observation::UnknownTopic))
+        );
+        assert!(matches!(
+            verdict(&err(RDKafkaErrorCode::MessageTimedOut)),
+            Verdict::Retry(Some(Observation::Failed(_)))
+        ));
+        assert!(matches!(
+            verdict(&err(RDKafkaErrorCode::MessageSizeTooLarge)),
+            Verdict::Reject(_)
+        ));
+        assert!(matches!(
+            verdict(&err(RDKafkaErrorCode::Fatal)),
+            Verdict::Fatal(_)
+        ));
+    }
+
+    #[test]
+    fn client_errors() {
+        let tls = client_error(
+            RDKafkaErrorCode::BrokerTransportFailure,
+            "ssl://b:1/bootstrap: SSL handshake failed",
+        );
+        assert!(matches!(tls, Some(Observation::Tls(_))));
+        assert!(matches!(
+            client_error(RDKafkaErrorCode::AllBrokersDown, "1/1 brokers are down"),
+            Some(Observation::Unreachable(_))
+        ));
+        assert_eq!(
+            client_error(RDKafkaErrorCode::BrokerTransportFailure, "Disconnected"),
+            None
+        );
+    }
+}
