@@ -1,0 +1,231 @@
+//! Shared by the recorder's end-to-end tests: a recorder process with its own INI file,
+//! a producer of Sonde messages, and counting what landed in PostgreSQL.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use sonde_message::{RunMessage, Sample};
+use sonde_tests::{kafka_client_config, Env};
+use tokio_postgres::Client;
+
+/// Where a recorder reads from and writes to.
+#[derive(Clone)]
+pub struct Target {
+    pub env: Env,
+    pub database: String,
+    pub topic: String,
+    pub group: String,
+}
+
+/// A `recorder.ini` for `t` (seed key names, `[writer]` section like the seed file).
+pub fn ini(t: &Target, extra: &str) -> String {
+    let env = &t.env;
+    let certs = &env.recorder_cert_dir;
+    format!(
+        "[writer]
+kafka.bootstrap_servers = {brokers}
+kafka.topic = {topic}
+kafka.group_id = {group}
+kafka.ssl.cafile = {ca}
+kafka.ssl.certfile = {cert}
+kafka.ssl.keyfile = {key}
+kafka.option.session.timeout.ms = {session}
+kafka.option.heartbeat.interval.ms = {heartbeat}
+postgres.host = {pg_host}
+postgres.port = {pg_port}
+postgres.user = {pg_user}
+postgres.database = {db}
+postgres.passwordfile = {pw}
+postgres.ssl.rootcertfile = {root}
+postgres.connect_interval_secs = 0.2
+batch.max_delay_ms = 200
+{extra}
+",
+        brokers = env.kafka_brokers,
+        topic = t.topic,
+        group = t.group,
+        ca = certs.join("ca.pem").display(),
+        cert = certs.join("service.cert").display(),
+        key = certs.join("service.key").display(),
+        session = sonde_tests::TEST_SESSION_TIMEOUT_MS,
+        heartbeat = sonde_tests::TEST_HEARTBEAT_INTERVAL_MS,
+        pg_host = env.pg_host,
+        pg_port = env.pg_port,
+        pg_user = env.pg_user,
+        db = t.database,
+        pw = env.pg_password_file.display(),
+        root = env.pg_root_cert.display(),
+    )
+}
+
+/// A running `recorder` process; killed on drop.
+pub struct Recorder {
+    pub child: Child,
+    _dir: tempfile::TempDir,
+    pub ini_path: PathBuf,
+}
+
+impl Recorder {
+    pub fn start(t: &Target, extra: &str) -> Recorder {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ini_path = dir.path().join("recorder.ini");
+        std::fs::write(&ini_path, ini(t, extra)).expect("write recorder.ini");
+        let child = recorder_command(&ini_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn recorder");
+        Recorder {
+            child,
+            _dir: dir,
+            ini_path,
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait; returns whether it exited 0.
+    pub fn terminate(&mut self) -> bool {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM failed");
+        self.child.wait().is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn recorder_command(ini_path: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_recorder"));
+    cmd.arg("--config")
+        .arg(ini_path)
+        .env_remove("KAFKA_SERVER")
+        .env_remove("PSQL_SERVER");
+    cmd
+}
+
+/// `runs` runs of `samples` samples each, over 4 hosts; distinct `started_at` per run, so
+/// (series, time) is unique per sample and duplicates are detectable.
+pub fn make_runs(runs: usize, samples: usize) -> Vec<RunMessage> {
+    let base: DateTime<Utc> = Utc::now() - chrono::Duration::minutes(10);
+    (0..runs)
+        .map(|i| {
+            let host = format!("host-{}", i % 4);
+            let started = base + chrono::Duration::microseconds(i as i64 * 10);
+            let mut m = RunMessage::new(&host, "cpu", "0.1.0", "cpu", started);
+            m.duration_us = 100;
+            for j in 0..samples {
+                m.samples.push(Sample {
+                    name: "system.cpu.utilization".into(),
+                    value: j as f64 / 10.0,
+                    unit: "1".into(),
+                    labels: BTreeMap::from([("cpu".to_string(), j.to_string())]),
+                });
+            }
+            m
+        })
+        .collect()
+}
+
+pub fn producer(env: &Env) -> FutureProducer {
+    kafka_client_config(env, &env.host_cert_dir)
+        .set("linger.ms", "20")
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("create producer")
+}
+
+/// Produce (key, payload) pairs and wait for every delivery.
+pub async fn produce(producer: &FutureProducer, topic: &str, messages: &[(String, Vec<u8>)]) {
+    let mut pending = Vec::with_capacity(messages.len());
+    for (key, payload) in messages {
+        let record = FutureRecord::to(topic).key(key).payload(payload);
+        pending.push(producer.send_result(record).expect("queue message"));
+    }
+    for delivery in pending {
+        match delivery.await {
+            Ok(Ok(_)) => {}
+            other => panic!("delivery to {topic} failed: {other:?}"),
+        }
+    }
+}
+
+pub fn encoded(runs: &[RunMessage]) -> Vec<(String, Vec<u8>)> {
+    runs.iter().map(|m| (m.key(), m.encode())).collect()
+}
+
+pub async fn count(client: &Client, sql: &str) -> i64 {
+    match client.query_one(sql, &[]).await {
+        Ok(row) => row.get(0),
+        // Tables appear when the recorder has migrated; until then the count is 0.
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => 0,
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+/// Poll until `sql` returns `want` (a generous deadline only to fail instead of hanging).
+pub async fn wait_for_count(client: &Client, sql: &str, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let got = count(client, sql).await;
+        if got == want {
+            return;
+        }
+        assert!(got < want, "{sql} = {got}, more than the {want} expected");
+        assert!(
+            Instant::now() < deadline,
+            "{sql} stuck at {got}, expected {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The exactly-once assertions: one probe_run per distinct run, one measurement per
+/// sample, no (series, time) twice.
+pub async fn assert_exactly(client: &Client, runs: i64, samples: i64) {
+    assert_eq!(
+        count(client, "SELECT count(*) FROM probe_run").await,
+        runs,
+        "probe_run rows"
+    );
+    assert_eq!(
+        count(client, "SELECT count(*) FROM measurement").await,
+        samples,
+        "measurement rows"
+    );
+    let distinct = count(
+        client,
+        "SELECT count(*) FROM (SELECT DISTINCT series_id, time FROM measurement) d",
+    )
+    .await;
+    assert_eq!(distinct, samples, "duplicate measurements");
+}
+
+/// A fresh topic, database and group on the shared stack.
+pub async fn fresh_target(prefix: &str, partitions: i32) -> Target {
+    let env = Env::load();
+    let topic = sonde_tests::unique_topic(prefix);
+    sonde_tests::create_topic(&env, &topic, partitions).await;
+    let database = sonde_tests::create_test_database(&env).await;
+    Target {
+        group: format!("{topic}-group"),
+        env,
+        database,
+        topic,
+    }
+}
