@@ -1,8 +1,133 @@
 //! Wires the command line to the runtime and the output sink.
 
-use crate::cli::Cli;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, DEFAULT_MAX_CONCURRENCY};
+use crate::engine::{default_cache_dir, Runtime};
+use crate::http::HttpLimits;
+use crate::output::{Sink, StdoutSink};
+use crate::probe::Host;
+use crate::scheduler::Scheduler;
+use crate::watch::{JobSources, Watcher};
+
+/// How long pending messages may take to be delivered at shutdown.
+pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let _ = cli;
-    anyhow::bail!("the probe runtime is not available in this build yet")
+    let config = match &cli.run.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let hostname = cli
+        .run
+        .hostname
+        .clone()
+        .or_else(|| config.toml.hostname.clone())
+        .or_else(sysinfo::System::host_name)
+        .unwrap_or_else(|| "unknown".into());
+    let cache_dir = cli
+        .run
+        .cache_dir
+        .clone()
+        .or_else(|| config.toml.cache_dir.clone())
+        .or_else(default_cache_dir);
+    let host = Host::new(
+        Runtime::new(cache_dir)?,
+        hostname.clone(),
+        http_limits(&config),
+    )?;
+
+    if let Some(Command::Probes(cmd)) = &cli.command {
+        return crate::probes_cmd::run(&host, cmd).await;
+    }
+
+    if cli.run.probes.is_empty() && config.jobs.is_empty() {
+        anyhow::bail!("nothing to run: give --probes FILE_OR_DIR... or --config host.toml with [[job]] entries");
+    }
+    let sources = JobSources::from_probe_args(
+        &cli.run.probes,
+        config.jobs.clone(),
+        config.toml.defaults.clone(),
+    )?;
+    let sink: Arc<dyn Sink> = match crate::kafka::start(&cli.kafka, config.toml.kafka.as_ref())? {
+        Some(sink) => sink,
+        None => Arc::new(StdoutSink),
+    };
+    let max_concurrency = if cli.run.config.is_some() {
+        config.max_concurrency()
+    } else {
+        DEFAULT_MAX_CONCURRENCY
+    };
+    let mut scheduler = Scheduler::new(host.clone(), sink.clone(), &hostname, max_concurrency);
+
+    let result = if cli.run.once {
+        crate::once::run_all(&host, &sources, sink.as_ref(), &hostname, max_concurrency).await
+    } else {
+        let mut watcher = Watcher::new(host, sources);
+        watcher.poll(&mut scheduler, false).await;
+        if scheduler.job_names().is_empty() {
+            tracing::warn!("no job is running yet; waiting for probe files to appear");
+        }
+        watcher.run(&mut scheduler, shutdown_signal()).await;
+        tracing::info!("shutting down: finishing runs in flight");
+        scheduler.shutdown().await;
+        let c = &scheduler.counters;
+        tracing::info!(
+            ok = c.ok.load(Ordering::Relaxed),
+            failed = c.failed.load(Ordering::Relaxed),
+            missed_ticks = c.missed_ticks.load(Ordering::Relaxed),
+            "runs"
+        );
+        Ok(())
+    };
+    let flushed =
+        tokio::task::spawn_blocking(move || sink.shutdown(SHUTDOWN_FLUSH_TIMEOUT)).await?;
+    result.and(flushed)
+}
+
+fn http_limits(config: &Config) -> HttpLimits {
+    let mut limits = HttpLimits::default();
+    if let Some(http) = &config.toml.http {
+        let base = config
+            .file
+            .as_ref()
+            .and_then(|f| f.parent())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        limits.extra_ca_file = http.extra_ca_file.as_ref().map(|f| base.join(f));
+        if let Some(v) = http.max_timeout_ms {
+            limits.max_timeout_ms = v;
+        }
+        if let Some(v) = http.max_body_bytes_cap {
+            limits.max_body_bytes_cap = v;
+        }
+    }
+    limits
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

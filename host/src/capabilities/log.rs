@@ -1,0 +1,47 @@
+//! `log`: probe messages go to the host's log, tagged with the job, size- and count-capped
+//! per run so a chatty probe cannot flood the host's log.
+
+use crate::bindings::wit_log::{self as wit, Level};
+
+/// Longer messages are cut here (bytes, on a char boundary).
+pub const MAX_LOG_MESSAGE_BYTES: usize = 2048;
+/// Messages beyond this many in one run are counted, not logged.
+pub const MAX_LOG_MESSAGES_PER_RUN: u32 = 100;
+
+/// Per-instance log budget; reset at the start of each run.
+#[derive(Debug, Default)]
+pub struct LogBudget {
+    pub used: u32,
+    pub suppressed: u32,
+}
+
+pub fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl wit::Host for crate::sandbox::ProbeState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if self.log_budget.used >= MAX_LOG_MESSAGES_PER_RUN {
+            self.log_budget.suppressed += 1;
+            return Ok(());
+        }
+        self.log_budget.used += 1;
+        let msg = truncate_utf8(&message, MAX_LOG_MESSAGE_BYTES);
+        let job = &*self.job;
+        match level {
+            Level::Trace => tracing::trace!(job, "probe: {msg}"),
+            Level::Debug => tracing::debug!(job, "probe: {msg}"),
+            Level::Info => tracing::info!(job, "probe: {msg}"),
+            Level::Warn => tracing::warn!(job, "probe: {msg}"),
+            Level::Error => tracing::error!(job, "probe: {msg}"),
+        }
+        Ok(())
+    }
+}

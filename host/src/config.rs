@@ -1,0 +1,309 @@
+//! `host.toml`: global defaults, probe directories, `[[job]]` entries, `[http]` and `[kafka]`.
+//!
+//! Every error names the file, the line and the key. Relative paths are relative to the
+//! directory of the config file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::kafka::KafkaToml;
+use crate::limits::RunLimits;
+
+/// Margin added to a probe's own `timeout_ms` param when the job sets no `timeout_ms`
+/// (the probe needs a moment after its HTTP timeout to report it).
+pub const PARAM_TIMEOUT_MARGIN_MS: u64 = 2_000;
+pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostToml {
+    /// Where `probe = "name"` is looked up (`name.wasm`), in order.
+    #[serde(default)]
+    pub probe_dirs: Vec<PathBuf>,
+    /// At most this many runs at the same time, over all jobs.
+    pub max_concurrency: Option<usize>,
+    pub hostname: Option<String>,
+    pub cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default, rename = "job")]
+    pub jobs: Vec<Spanned<JobToml>>,
+    pub http: Option<HttpToml>,
+    pub kafka: Option<KafkaToml>,
+}
+
+/// Apply to every job that does not set the key itself (and to `--probes` jobs).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub interval_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub max_memory_bytes: Option<u64>,
+    pub max_samples: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobToml {
+    pub name: Option<String>,
+    pub probe: String,
+    pub interval_ms: Option<u64>,
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub allow_http: Vec<String>,
+    pub timeout_ms: Option<u64>,
+    pub max_memory_bytes: Option<u64>,
+    pub max_samples: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpToml {
+    /// PEM file of extra CA certificates trusted for probe HTTPS (added to the system roots).
+    pub extra_ca_file: Option<PathBuf>,
+    pub max_timeout_ms: Option<u32>,
+    pub max_body_bytes_cap: Option<u32>,
+}
+
+/// One job, fully resolved except for what needs the probe itself (its params and interval).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    pub name: String,
+    pub probe_path: PathBuf,
+    /// `None`: the probe's `default-interval-ms`.
+    pub interval_ms: Option<u64>,
+    pub params: Vec<(String, String)>,
+    pub allow_http: Vec<String>,
+    pub limits: RunLimits,
+    /// Where the job was defined, for error messages (`host.toml:12` or `--probes`).
+    pub origin: String,
+}
+
+/// A parsed and checked host.toml.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub file: Option<PathBuf>,
+    pub toml: HostToml,
+    pub jobs: Vec<JobSpec>,
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Config> {
+        let toml: HostToml = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| line_col(text, s.start));
+            let (line, col) = at.unwrap_or((0, 0));
+            anyhow::anyhow!("{}:{line}:{col}: {}", path.display(), e.message().trim())
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let probe_dirs: Vec<PathBuf> = toml.probe_dirs.iter().map(|d| base.join(d)).collect();
+        let mut jobs: Vec<JobSpec> = Vec::new();
+        for job in &toml.jobs {
+            let (line, _) = line_col(text, job.span().start);
+            let origin = format!("{}:{line}", path.display());
+            let spec = resolve_job(job.get_ref(), &toml.defaults, &base, &probe_dirs, &origin)?;
+            if let Some(other) = jobs.iter().find(|j| j.name == spec.name) {
+                anyhow::bail!(
+                    "{origin}: job name {:?} is already used at {}; give each [[job]] a unique `name`",
+                    spec.name,
+                    other.origin
+                );
+            }
+            jobs.push(spec);
+        }
+        if toml.max_concurrency == Some(0) {
+            anyhow::bail!("{}: `max_concurrency` must be at least 1", path.display());
+        }
+        Ok(Config {
+            file: Some(path.to_path_buf()),
+            toml,
+            jobs,
+        })
+    }
+
+    pub fn max_concurrency(&self) -> usize {
+        self.toml.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
+    }
+}
+
+/// Limits from the defaults table, for jobs started from `--probes`.
+pub fn default_limits(defaults: &Defaults) -> RunLimits {
+    let base = RunLimits::default();
+    RunLimits {
+        timeout_ms: defaults.timeout_ms.unwrap_or(base.timeout_ms),
+        max_memory_bytes: defaults.max_memory_bytes.unwrap_or(base.max_memory_bytes),
+        max_samples: defaults.max_samples.unwrap_or(base.max_samples),
+    }
+}
+
+fn resolve_job(
+    job: &JobToml,
+    defaults: &Defaults,
+    base: &Path,
+    probe_dirs: &[PathBuf],
+    origin: &str,
+) -> anyhow::Result<JobSpec> {
+    let probe_path = resolve_probe(&job.probe, base, probe_dirs)
+        .map_err(|e| anyhow::anyhow!("{origin}: job `probe = {:?}`: {e}", job.probe))?;
+    let name = match &job.name {
+        Some(n) if n.trim().is_empty() => anyhow::bail!("{origin}: job `name` is empty"),
+        Some(n) => n.clone(),
+        None => job
+            .probe
+            .trim_end_matches(".wasm")
+            .rsplit('/')
+            .next()
+            .unwrap_or(&job.probe)
+            .to_string(),
+    };
+    let mut params = Vec::new();
+    for (key, value) in &job.params {
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => anyhow::bail!(
+                "{origin}: job {name:?}: `params.{key}` is a {}; params are strings (or numbers/booleans)",
+                other.type_str()
+            ),
+        };
+        params.push((key.clone(), text));
+    }
+    if let Err(e) = crate::http::AllowList::new(&job.allow_http) {
+        anyhow::bail!("{origin}: job {name:?}: `allow_http`: {e}");
+    }
+    let mut limits = default_limits(defaults);
+    if let Some(v) = job.max_memory_bytes {
+        limits.max_memory_bytes = v;
+    }
+    if let Some(v) = job.max_samples {
+        limits.max_samples = v;
+    }
+    let param_timeout = params
+        .iter()
+        .find(|(k, _)| k == "timeout_ms")
+        .and_then(|(_, v)| v.parse::<u64>().ok());
+    limits.timeout_ms = match (job.timeout_ms, param_timeout) {
+        (Some(t), _) => t,
+        (None, Some(p)) => limits.timeout_ms.max(p + PARAM_TIMEOUT_MARGIN_MS),
+        (None, None) => limits.timeout_ms,
+    };
+    for (key, v) in [
+        ("interval_ms", job.interval_ms.or(defaults.interval_ms)),
+        ("timeout_ms", Some(limits.timeout_ms)),
+    ] {
+        if v == Some(0) {
+            anyhow::bail!("{origin}: job {name:?}: `{key}` must be greater than 0");
+        }
+    }
+    Ok(JobSpec {
+        name,
+        probe_path,
+        interval_ms: job.interval_ms.or(defaults.interval_ms),
+        params,
+        allow_http: job.allow_http.clone(),
+        limits,
+        origin: origin.to_string(),
+    })
+}
+
+/// A path (contains `/` or ends in `.wasm`, relative to the config's directory) or a name
+/// looked up as `<name>.wasm` in the probe directories.
+fn resolve_probe(probe: &str, base: &Path, probe_dirs: &[PathBuf]) -> Result<PathBuf, String> {
+    if probe.contains('/') || probe.ends_with(".wasm") {
+        return Ok(base.join(probe));
+    }
+    for dir in probe_dirs {
+        let candidate = dir.join(format!("{probe}.wasm"));
+        if candidate.exists() {
+            return Ok(candidate);
+        }
+    }
+    let searched: Vec<String> = probe_dirs.iter().map(|d| d.display().to_string()).collect();
+    Err(format!(
+        "no {probe}.wasm in probe_dirs [{}]; run `just build-probes` or give a path",
+        searched.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let text = "max_concurrency = 2\n[[job]]\nprobe = \"x/cpu.wasm\"\nbogus = 1\n";
+        let err = Config::parse(text, Path::new("host.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("host.toml:4:"), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn jobs_get_defaults_and_param_timeouts() {
+        let text = r#"
+[defaults]
+max_samples = 50
+[[job]]
+name = "home"
+probe = "probes/http-check.wasm"
+params = { url = "http://127.0.0.1:1/", timeout_ms = 15000, expect_status = 200 }
+allow_http = ["http://127.0.0.1:1"]
+[[job]]
+probe = "probes/cpu.wasm"
+timeout_ms = 500
+"#;
+        let c = Config::parse(text, Path::new("/etc/sonde/host.toml")).unwrap();
+        assert_eq!(c.jobs.len(), 2);
+        assert_eq!(c.jobs[0].limits.timeout_ms, 17_000);
+        assert_eq!(c.jobs[0].limits.max_samples, 50);
+        assert!(c.jobs[0]
+            .params
+            .contains(&("expect_status".into(), "200".into())));
+        assert_eq!(c.jobs[1].name, "cpu");
+        assert_eq!(
+            c.jobs[1].probe_path,
+            Path::new("/etc/sonde/probes/cpu.wasm")
+        );
+        assert_eq!(c.jobs[1].origin, "/etc/sonde/host.toml:9");
+    }
+
+    #[test]
+    fn duplicate_names_and_bad_allow_list_are_refused() {
+        let dup = "[[job]]\nprobe = \"a/x.wasm\"\n[[job]]\nprobe = \"b/x.wasm\"\n";
+        let err = Config::parse(dup, Path::new("h.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("h.toml:3") && err.contains("already used at h.toml:1"),
+            "{err}"
+        );
+        let bad = "[[job]]\nprobe = \"a/x.wasm\"\nallow_http = [\"ftp://x\"]\n";
+        let err = Config::parse(bad, Path::new("h.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("h.toml:1") && err.contains("allow_http"),
+            "{err}"
+        );
+    }
+}

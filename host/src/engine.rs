@@ -1,0 +1,134 @@
+//! The shared wasmtime [`Engine`] and the on-disk cache of compiled components.
+//!
+//! One engine serves every probe. It has epoch interruption on (a ticker thread
+//! advances the epoch every [`EPOCH_TICK_MS`]), so a spinning probe yields to the
+//! async runtime at each tick and is stopped at its deadline.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+/// How often the epoch advances: the granularity of timeouts and of yielding.
+pub const EPOCH_TICK_MS: u64 = 10;
+
+/// Engine plus where compiled artifacts are cached.
+#[derive(Clone)]
+pub struct Runtime {
+    pub engine: Engine,
+    cache_dir: Option<PathBuf>,
+}
+
+/// The engine configuration every probe runs under.
+pub fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    config
+}
+
+impl Runtime {
+    /// Build the engine and start its epoch ticker. `cache_dir: None` disables the disk cache.
+    pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config())
+            .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e}"))?;
+        // The ticker holds a weak reference: it ends when the last engine clone is dropped.
+        let weak_engine = engine.weak();
+        std::thread::Builder::new()
+            .name("sonde-epoch".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(EPOCH_TICK_MS));
+                match weak_engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            })
+            .context("starting the epoch ticker thread")?;
+        Ok(Runtime { engine, cache_dir })
+    }
+
+    /// Compile `wasm` or load its compiled form from the cache (keyed by the sha256 of the
+    /// bytes, the wasmtime version and the engine settings). A cache that cannot be read or
+    /// written is logged and bypassed, never fatal.
+    pub fn compile(&self, wasm: &[u8], origin: &Path) -> anyhow::Result<Component> {
+        let key = self.cache_key(wasm);
+        if let Some(path) = self.cache_path(&key) {
+            if path.exists() {
+                // SAFETY: the file was written by `Component::serialize` of this same engine
+                // configuration (the key includes the wasmtime version and engine hash) into
+                // the host's own cache directory; wasmtime still checks its header.
+                match unsafe { Component::deserialize_file(&self.engine, &path) } {
+                    Ok(c) => return Ok(c),
+                    Err(e) => {
+                        tracing::warn!(cache = %path.display(), "ignoring unusable cached component: {e}")
+                    }
+                }
+            }
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a valid WebAssembly component: {e}",
+                origin.display()
+            )
+        })?;
+        if let Some(path) = self.cache_path(&key) {
+            if let Err(e) = write_cache(&component, &path) {
+                tracing::warn!(cache = %path.display(), "cannot write the compiled-component cache: {e:#}");
+            }
+        }
+        Ok(component)
+    }
+
+    fn cache_key(&self, wasm: &[u8]) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
+        format!(
+            "{}-wasmtime{}-{:016x}",
+            hex::encode(Sha256::digest(wasm)),
+            wasmtime_version(),
+            engine_hash.finish()
+        )
+    }
+
+    fn cache_path(&self, key: &str) -> Option<PathBuf> {
+        self.cache_dir
+            .as_ref()
+            .map(|d| d.join(format!("{key}.cwasm")))
+    }
+}
+
+fn write_cache(component: &Component, path: &Path) -> anyhow::Result<()> {
+    let bytes = component
+        .serialize()
+        .map_err(|e| anyhow::anyhow!("serializing: {e}"))?;
+    let dir = path.parent().context("cache path has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Write then rename, so a concurrent reader never sees half a file.
+    let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::now_v7()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+/// The wasmtime version this host was built with (part of the cache key).
+pub fn wasmtime_version() -> &'static str {
+    // Keep in step with the workspace pin; a mismatch only costs a recompile, since
+    // wasmtime also refuses artifacts from another version.
+    "48"
+}
+
+/// `--cache-dir`, else `$XDG_CACHE_HOME/sonde`, else `~/.cache/sonde`; `None` when none is known.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("sonde"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".cache").join("sonde"))
+}

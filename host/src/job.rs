@@ -1,0 +1,143 @@
+//! One job: a probe, its params, allow-list and limits, and its long-lived instance.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sonde_message::{RunMessage, RunStatus, Sample};
+
+use crate::config::JobSpec;
+use crate::http::AllowList;
+use crate::limits::RunFailure;
+use crate::probe::{Host, LoadedProbe, ProbeInstance};
+use crate::sandbox::JobCapabilities;
+
+pub struct Job {
+    pub spec: JobSpec,
+    pub probe: Arc<LoadedProbe>,
+    /// The job's params plus the probe's defaults for the ones not given.
+    params: Vec<(String, String)>,
+    caps: JobCapabilities,
+    instance: Option<ProbeInstance>,
+}
+
+impl Job {
+    /// Check the params against what the probe declares; the error is one line naming the
+    /// job, the probe and the missing or unknown param.
+    pub fn new(host: &Host, spec: JobSpec, probe: Arc<LoadedProbe>) -> anyhow::Result<Job> {
+        let params = resolve_params(&spec, &probe)?;
+        let allow = AllowList::new(&spec.allow_http)
+            .map_err(|e| anyhow::anyhow!("{}: job {:?}: {e}", spec.origin, spec.name))?;
+        if allow.allows_any() {
+            tracing::warn!(job = %spec.name, "allow_http contains \"*\": this job may fetch any http/https destination");
+        }
+        let caps = host.capabilities(&spec.name, allow, spec.limits.max_memory_bytes);
+        Ok(Job {
+            spec,
+            probe,
+            params,
+            caps,
+            instance: None,
+        })
+    }
+
+    /// The interval: the job's, else the probe's default (at least 1 ms).
+    pub fn interval(&self) -> Duration {
+        let ms = self
+            .spec
+            .interval_ms
+            .unwrap_or(self.probe.info.default_interval_ms as u64);
+        Duration::from_millis(ms.max(1))
+    }
+
+    /// Replace the probe (between runs); the next run makes a fresh instance.
+    pub fn swap_probe(&mut self, probe: Arc<LoadedProbe>) -> anyhow::Result<()> {
+        self.params = resolve_params(&self.spec, &probe)?;
+        self.probe = probe;
+        self.instance = None;
+        Ok(())
+    }
+
+    /// One run, always turned into a message (ok with samples, or error with the reason).
+    pub async fn run_once(&mut self, host: &Host, hostname: &str) -> RunMessage {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let info = &self.probe.info;
+        let mut msg = RunMessage::new(
+            hostname,
+            &info.name,
+            &info.version,
+            &self.spec.name,
+            started_at,
+        );
+        let result = self.run_instance(host).await;
+        msg.duration_us = clock.elapsed().as_micros() as u64;
+        match result {
+            Ok(samples) => msg.samples = samples,
+            Err(failure) => {
+                if failure.discards_instance() {
+                    self.instance = None;
+                }
+                msg.status = RunStatus::Error;
+                msg.error = Some(failure.to_string());
+            }
+        }
+        msg
+    }
+
+    async fn run_instance(&mut self, host: &Host) -> Result<Vec<Sample>, RunFailure> {
+        if self.instance.is_none() {
+            self.instance = Some(self.probe.instantiate(host, &self.caps).await?);
+        }
+        let Some(instance) = self.instance.as_mut() else {
+            return Err(RunFailure::Instantiate("no instance".into()));
+        };
+        let samples = instance.run(&self.params, &self.spec.limits).await?;
+        Ok(samples
+            .into_iter()
+            .map(|s| Sample {
+                name: s.name,
+                value: s.value,
+                unit: s.unit,
+                labels: s.labels.into_iter().collect::<BTreeMap<_, _>>(),
+            })
+            .collect())
+    }
+}
+
+fn resolve_params(spec: &JobSpec, probe: &LoadedProbe) -> anyhow::Result<Vec<(String, String)>> {
+    let info = &probe.info;
+    let where_ = format!(
+        "{}: job {:?} (probe {} {})",
+        spec.origin,
+        spec.name,
+        info.name,
+        probe.path.display()
+    );
+    for (key, _) in &spec.params {
+        if !info.params.iter().any(|p| &p.name == key) {
+            let known: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+            anyhow::bail!(
+                "{where_}: unknown param `{key}` (the probe takes: {})",
+                known.join(", ")
+            );
+        }
+    }
+    let mut params = spec.params.clone();
+    for p in &info.params {
+        if params.iter().any(|(k, _)| k == &p.name) {
+            continue;
+        }
+        match (&p.default, p.required) {
+            (Some(d), _) => params.push((p.name.clone(), d.clone())),
+            (None, true) => anyhow::bail!(
+                "{where_}: required param `{}` is missing ({}); set it in a host.toml [[job]] `params`",
+                p.name,
+                p.description
+            ),
+            (None, false) => {}
+        }
+    }
+    Ok(params)
+}

@@ -1,0 +1,144 @@
+//! The store a probe lives in: an empty WASI context (no files, no environment, no
+//! arguments, no sockets), the job's capabilities, its limits and its deadline.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::capabilities::http::HttpCapability;
+use crate::capabilities::log::LogBudget;
+use crate::capabilities::metrics::HostMetrics;
+use crate::limits::MemoryLimiter;
+
+/// Bytes of a probe's stdout+stderr kept per instance (the rest is dropped); they are
+/// logged after each run and quoted in trap messages (a Rust panic message lands here).
+pub const MAX_CAPTURED_OUTPUT_BYTES: usize = 4096;
+
+/// The data of one probe's `Store`.
+pub struct ProbeState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub job: Arc<str>,
+    pub metrics: Arc<HostMetrics>,
+    pub http: HttpCapability,
+    pub limiter: MemoryLimiter,
+    pub log_budget: LogBudget,
+    /// When the current run must end; checked at every epoch tick.
+    pub deadline: Instant,
+    pub timed_out: bool,
+    pub output: CapturedOutput,
+}
+
+impl WasiView for ProbeState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Everything a job's store needs.
+#[derive(Clone)]
+pub struct JobCapabilities {
+    pub job: Arc<str>,
+    pub metrics: Arc<HostMetrics>,
+    pub http: HttpCapability,
+    pub max_memory_bytes: u64,
+}
+
+/// A new store for one instance. The deadline starts "now": callers set it per run.
+pub fn new_store(engine: &Engine, caps: &JobCapabilities) -> Store<ProbeState> {
+    let output = CapturedOutput::default();
+    let wasi = WasiCtxBuilder::new()
+        .stdout(output.clone())
+        .stderr(output.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let state = ProbeState {
+        wasi,
+        table: ResourceTable::new(),
+        job: caps.job.clone(),
+        metrics: caps.metrics.clone(),
+        http: caps.http.clone(),
+        limiter: MemoryLimiter {
+            max_memory_bytes: caps.max_memory_bytes,
+            refused_bytes: None,
+        },
+        log_budget: LogBudget::default(),
+        deadline: Instant::now(),
+        timed_out: false,
+        output,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    // At every tick: past the deadline, trap; otherwise yield to the async runtime so a
+    // spinning probe never holds a worker thread for more than one tick.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut cx| {
+        let state = cx.data_mut();
+        if Instant::now() >= state.deadline {
+            state.timed_out = true;
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+    store
+}
+
+/// A capped in-memory stdout/stderr shared by the WASI streams of one instance.
+#[derive(Clone, Default)]
+pub struct CapturedOutput(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedOutput {
+    /// Take what was written since the last call (lossy UTF-8).
+    pub fn take(&self) -> String {
+        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let text = String::from_utf8_lossy(&buf).trim_end().to_string();
+        buf.clear();
+        text
+    }
+}
+
+impl IsTerminal for CapturedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for CapturedOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let room = MAX_CAPTURED_OUTPUT_BYTES.saturating_sub(buf.len());
+        buf.extend_from_slice(&data[..data.len().min(room)]);
+        // Report everything as written: a probe must not fail because its output is capped.
+        Poll::Ready(Ok(data.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+// `types` declares no functions; the linker still wants the (empty) host trait.
+impl crate::bindings::types::Host for ProbeState {}

@@ -1,0 +1,187 @@
+//! Runs every job on its interval.
+//!
+//! - Each job is one task: its runs never overlap.
+//! - Tick `k` of a job is due at `start + k * interval + jitter_k`, jitter_k in
+//!   `[0, min(interval / 10, MAX_JITTER_MS))`, so jobs with the same interval spread out
+//!   and the schedule does not drift.
+//! - At most `max_concurrency` runs at a time (a semaphore); waiting counts as lateness.
+//! - A run that ends after later ticks were due skips them: they are counted and logged,
+//!   never queued.
+//! - A probe swapped by hot-load takes effect before the job's next run.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::job::Job;
+use crate::output::Sink;
+use crate::probe::{Host, LoadedProbe};
+
+pub const MAX_JITTER_MS: u64 = 1_000;
+
+/// Counters shared with the caller.
+#[derive(Debug, Default)]
+pub struct RunCounters {
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+    pub missed_ticks: AtomicU64,
+}
+
+struct JobHandle {
+    probe_tx: watch::Sender<Arc<LoadedProbe>>,
+    stop_tx: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+pub struct Scheduler {
+    host: Host,
+    sink: Arc<dyn Sink>,
+    hostname: Arc<str>,
+    permits: Arc<Semaphore>,
+    jobs: HashMap<String, JobHandle>,
+    pub counters: Arc<RunCounters>,
+}
+
+impl Scheduler {
+    pub fn new(host: Host, sink: Arc<dyn Sink>, hostname: &str, max_concurrency: usize) -> Self {
+        Scheduler {
+            host,
+            sink,
+            hostname: hostname.into(),
+            permits: Arc::new(Semaphore::new(max_concurrency.max(1))),
+            jobs: HashMap::new(),
+            counters: Arc::new(RunCounters::default()),
+        }
+    }
+
+    pub fn job_names(&self) -> Vec<String> {
+        self.jobs.keys().cloned().collect()
+    }
+
+    pub fn has_job(&self, name: &str) -> bool {
+        self.jobs.contains_key(name)
+    }
+
+    /// Start a job's schedule; a job of the same name is stopped first.
+    pub async fn start(&mut self, job: Job) {
+        let name = job.spec.name.clone();
+        self.stop(&name).await;
+        let (probe_tx, probe_rx) = watch::channel(job.probe.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tracing::info!(job = %name, probe = %job.probe.info.name, interval_ms = job.interval().as_millis() as u64, "job started");
+        let task = tokio::spawn(job_loop(
+            job,
+            self.host.clone(),
+            self.sink.clone(),
+            self.hostname.clone(),
+            self.permits.clone(),
+            self.counters.clone(),
+            probe_rx,
+            stop_rx,
+        ));
+        self.jobs.insert(
+            name,
+            JobHandle {
+                probe_tx,
+                stop_tx,
+                task,
+            },
+        );
+    }
+
+    /// Use `probe` from the job's next run on.
+    pub fn swap(&self, name: &str, probe: Arc<LoadedProbe>) {
+        if let Some(h) = self.jobs.get(name) {
+            let _ = h.probe_tx.send(probe);
+        }
+    }
+
+    /// Stop a job after its current run (if any) has been published.
+    pub async fn stop(&mut self, name: &str) {
+        if let Some(h) = self.jobs.remove(name) {
+            let _ = h.stop_tx.send(true);
+            let _ = h.task.await;
+            tracing::info!(job = %name, "job stopped");
+        }
+    }
+
+    pub async fn shutdown(&mut self) {
+        for name in self.job_names() {
+            self.stop(&name).await;
+        }
+    }
+}
+
+fn jitter(interval: Duration) -> Duration {
+    let cap_ms = (interval.as_millis() as u64 / 10).min(MAX_JITTER_MS);
+    if cap_ms == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(rand::rng().random_range(0..cap_ms))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn job_loop(
+    mut job: Job,
+    host: Host,
+    sink: Arc<dyn Sink>,
+    hostname: Arc<str>,
+    permits: Arc<Semaphore>,
+    counters: Arc<RunCounters>,
+    mut probe_rx: watch::Receiver<Arc<LoadedProbe>>,
+    mut stop_rx: watch::Receiver<bool>,
+) {
+    let start = Instant::now();
+    let mut tick: u64 = 0;
+    let mut missed_total: u64 = 0;
+    loop {
+        let interval = job.interval();
+        let due = start + interval * (tick as u32) + jitter(interval);
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {}
+            _ = stop_rx.changed() => return,
+        }
+        if *stop_rx.borrow() {
+            return;
+        }
+        if probe_rx.has_changed().unwrap_or(false) {
+            let probe = probe_rx.borrow_and_update().clone();
+            match job.swap_probe(probe) {
+                Ok(()) => {
+                    tracing::info!(job = %job.spec.name, version = %job.probe.info.version, "probe replaced")
+                }
+                Err(e) => tracing::error!("{e:#}; keeping the previous probe"),
+            }
+        }
+        let Ok(_permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let msg = job.run_once(&host, &hostname).await;
+        match &msg.error {
+            None => counters.ok.fetch_add(1, Ordering::Relaxed),
+            Some(e) => {
+                tracing::warn!(job = %job.spec.name, "run failed: {e}");
+                counters.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+        sink.publish(msg);
+        drop(_permit);
+        // Next tick strictly in the future; the ones already past are missed, not queued.
+        let interval = job.interval();
+        let elapsed = Instant::now().saturating_duration_since(start);
+        let next = (elapsed.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
+        let missed = next.saturating_sub(tick + 1);
+        if missed > 0 {
+            missed_total += missed;
+            counters.missed_ticks.fetch_add(missed, Ordering::Relaxed);
+            tracing::warn!(job = %job.spec.name, missed, missed_total, "run ended after later ticks were due; skipped them");
+        }
+        tick = next;
+    }
+}
