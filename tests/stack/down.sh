@@ -12,4 +12,6 @@ for dir in "$DEV"/private/*/; do
 done
 [[ -d "$DEV/broker" ]] && "$STACK_DIR/broker.sh" stop "$DEV/broker"
 [[ -d "$DEV/pg" ]] && "$STACK_DIR/postgres.sh" stop "$DEV/pg"
+# Without services the endpoints are stale; tests then say "run `just up`".
+rm -f "$DEV/env"
 log "stack down"

@@ -114,6 +114,16 @@ CREATE DATABASE sonde OWNER sonde;
 EOF
 }
 
+# Databases tests made (support library, prefix sonde_test_) are dropped when the shared
+# server starts: no test can be using them then, and they would pile up run after run.
+drop_test_databases() {
+    local port="$1"
+    as_pg "$(pg_client_bin psql)" -XAtq -v ON_ERROR_STOP=1 -h "$run" -p "$port" -d postgres >/dev/null <<'EOF'
+SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database
+ WHERE datname LIKE 'sonde\_test\_%' \gexec
+EOF
+}
+
 pg_start() {
     local port="$1" pid
     if pid="$(live_pid "$pidfile")"; then
@@ -151,6 +161,8 @@ pg_start() {
 $(tail -n 20 "$logfile")"
     head -n1 "$data/postmaster.pid" >"$pidfile"
     provision "$port"
+    # Only the shared cluster: private ones belong to a test that may be restarting them.
+    [[ "$state" != "$DEV/pg" ]] || drop_test_databases "$port"
     wait_ready "$port"
     log "postgres: running on 127.0.0.1:$port (pid $(cat "$pidfile"))"
 }

@@ -1,0 +1,201 @@
+//! Private broker and PostgreSQL instances for fault drills: a test that stops the TLS
+//! front or restarts PostgreSQL does it to its own instance, never to the shared stack.
+//! They reuse the shared PKI (`.dev/pki`), so `just up` must have run once.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::env::{workspace_root, Env};
+
+/// A port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, release it).
+///
+/// # Panics
+/// When no loopback port can be bound.
+pub fn free_port() -> u16 {
+    match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(addr) => addr.port(),
+        Err(e) => panic!("cannot bind a free port on 127.0.0.1: {e}"),
+    }
+}
+
+/// A fresh state directory under `.dev/private/` (the server account of PostgreSQL must be
+/// able to reach it, which rules out private temp dirs; `just down` stops what is left there).
+fn private_state_dir(kind: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = workspace_root().join(".dev/private").join(format!(
+        "{kind}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs `tests/stack/<script> <args>`; panics with its output when it fails.
+fn run_script(script: &str, args: &[&str]) {
+    let path = workspace_root().join("tests/stack").join(script);
+    match Command::new(&path).args(args).output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "{} {} failed ({}):\n{}{}",
+            path.display(),
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!("cannot run {}: {e}", path.display()),
+    }
+}
+
+fn path_arg(path: &Path) -> &str {
+    path.to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 path {}", path.display()))
+}
+
+/// tansu + its mutual-TLS front on free ports, stopped (and its state removed) on drop.
+#[derive(Debug)]
+pub struct PrivateBroker {
+    state_dir: PathBuf,
+    /// Plaintext loopback listener of tansu.
+    pub plain_port: u16,
+    /// The TLS front clients use (what tansu advertises).
+    pub tls_port: u16,
+}
+
+impl PrivateBroker {
+    /// Starts the broker and its TLS front and waits until a TLS handshake succeeds.
+    ///
+    /// # Panics
+    /// When the scripts fail, with their output.
+    pub fn start() -> PrivateBroker {
+        let state_dir = private_state_dir("broker");
+        let (plain_port, tls_port) = (free_port(), free_port());
+        let broker = PrivateBroker {
+            state_dir,
+            plain_port,
+            tls_port,
+        };
+        run_script(
+            "broker.sh",
+            &[
+                "start",
+                path_arg(&broker.state_dir),
+                &plain_port.to_string(),
+                &tls_port.to_string(),
+            ],
+        );
+        broker
+    }
+
+    /// `127.0.0.1:<tls_port>`: the bootstrap address for TLS clients.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.tls_port)
+    }
+
+    /// `base` with the Kafka endpoints pointing at this broker (PostgreSQL unchanged).
+    pub fn env(&self, base: &Env) -> Env {
+        Env {
+            kafka_brokers: self.brokers(),
+            kafka_plain: Some(format!("127.0.0.1:{}", self.plain_port)),
+            ..base.clone()
+        }
+    }
+
+    /// Stops the TLS front: clients see the broker as unreachable; data in tansu survives.
+    /// Returns once the port is free.
+    pub fn front_stop(&self) {
+        run_script("broker.sh", &["front-stop", path_arg(&self.state_dir)]);
+    }
+
+    /// Starts the TLS front again; returns once a TLS handshake succeeds.
+    pub fn front_start(&self) {
+        run_script("broker.sh", &["front-start", path_arg(&self.state_dir)]);
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        let script = workspace_root().join("tests/stack/broker.sh");
+        let _ = Command::new(script)
+            .arg("stop")
+            .arg(&self.state_dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
+
+/// A PostgreSQL cluster of its own on a free port (role and database `sonde`, SSL only),
+/// stopped (and its data removed) on drop.
+#[derive(Debug)]
+pub struct PrivatePostgres {
+    state_dir: PathBuf,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    /// Runs initdb, starts the server and waits until an SSL login as `sonde` works.
+    ///
+    /// # Panics
+    /// When the scripts fail, with their output.
+    pub fn start() -> PrivatePostgres {
+        let state_dir = private_state_dir("pg");
+        let port = free_port();
+        let pg = PrivatePostgres { state_dir, port };
+        run_script(
+            "postgres.sh",
+            &["start", path_arg(&pg.state_dir), &port.to_string()],
+        );
+        pg
+    }
+
+    /// The file holding the `sonde` role's password.
+    pub fn password_file(&self) -> PathBuf {
+        self.state_dir.join("password")
+    }
+
+    /// `base` with the PostgreSQL settings pointing at this cluster (Kafka unchanged).
+    pub fn env(&self, base: &Env) -> Env {
+        Env {
+            pg_host: "localhost".to_owned(),
+            pg_port: self.port,
+            pg_user: "sonde".to_owned(),
+            pg_database: "sonde".to_owned(),
+            pg_password_file: self.password_file(),
+            ..base.clone()
+        }
+    }
+
+    /// Fast shutdown and start again on the same port (open connections are cut);
+    /// returns once SSL logins work again.
+    pub fn restart(&self) {
+        run_script("postgres.sh", &["restart", path_arg(&self.state_dir)]);
+    }
+
+    /// Fast shutdown; returns once the port is free. [`PrivatePostgres::start_again`] undoes it.
+    pub fn stop(&self) {
+        run_script("postgres.sh", &["stop", path_arg(&self.state_dir)]);
+    }
+
+    /// Starts a stopped cluster again on the same port.
+    pub fn start_again(&self) {
+        run_script(
+            "postgres.sh",
+            &["start", path_arg(&self.state_dir), &self.port.to_string()],
+        );
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let script = workspace_root().join("tests/stack/postgres.sh");
+        let _ = Command::new(script)
+            .arg("stop")
+            .arg(&self.state_dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
