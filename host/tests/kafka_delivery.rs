@@ -1,0 +1,103 @@
+//! The Kafka sink against the local mutual-TLS broker (`just up`): runs arrive and decode,
+//! in order per key; a wrong CA or plaintext is refused and the runs stay spooled.
+
+mod kafka_support;
+
+use std::time::Duration;
+
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::ClientConfig;
+use sonde_host::kafka::{KafkaArgs, KafkaSink};
+use sonde_host::output::Sink;
+use sonde_tests::{create_topic, unique_topic, Env};
+
+use kafka_support::*;
+
+#[test]
+fn runs_arrive_decoded_in_order_per_key() {
+    let env = Env::load();
+    let topic = unique_topic("host-delivery");
+    block_on(create_topic(&env, &topic, 3));
+    let spool = tempfile::tempdir().unwrap();
+    let sink = KafkaSink::start(&settings(&env.kafka_brokers, &env.host_cert_dir, &topic, spool.path())).unwrap();
+    let mut published = Vec::new();
+    for seq in 0..40 {
+        let msg = numbered_run("web-1", ["cpu", "memory"][seq as usize % 2], seq);
+        published.push(msg.run_id);
+        sink.publish(msg);
+    }
+    sink.shutdown(Duration::from_secs(60)).unwrap();
+    assert_eq!(sink.pending(), 0, "everything acknowledged by the broker before shutdown returned");
+
+    let got = consume(&env, &topic, published.len(), Duration::from_secs(60));
+    let (counts, per_key) = tally(&got);
+    for id in &published {
+        assert_eq!(counts.get(id), Some(&1), "run {id} arrived {:?} times", counts.get(id));
+    }
+    assert_eq!(per_key.len(), 2);
+    assert_ordered_per_key(&per_key);
+}
+
+#[test]
+fn host_with_wrong_ca_logs_the_tls_failure_and_keeps_runs_spooled() {
+    capture_logs();
+    let env = Env::load();
+    let topic = unique_topic("host-wrong-ca");
+    let spool = tempfile::tempdir().unwrap();
+    let wrong_ca = env.wrong_cert_dir().join("ca.pem");
+    let args = KafkaArgs {
+        brokers: Some(env.kafka_brokers.clone()),
+        topic: Some(topic.clone()),
+        cert_dir: Some(env.host_cert_dir.clone()),
+        kafka_ca: Some(wrong_ca.clone()),
+        spool_dir: Some(spool.path().to_owned()),
+        ..Default::default()
+    };
+    let settings = sonde_host::kafka::Settings::resolve(&args, None).unwrap().unwrap();
+    let sink = KafkaSink::start(&settings).unwrap();
+    for seq in 0..5 {
+        sink.publish(numbered_run("web-1", "cpu", seq));
+    }
+    let ca = wrong_ca.display().to_string();
+    wait_until("the TLS failure in the log", Duration::from_secs(60), || {
+        logs().lines().any(|l| l.contains("TLS handshake with Kafka broker failed") && l.contains(&ca))
+    });
+    assert_eq!(sink.pending(), 5, "runs wait in the spool");
+    sink.shutdown(Duration::ZERO).unwrap();
+    drop(sink);
+    // The spool kept them for the next start.
+    let (_, recovery) = sonde_host::kafka::spool::Spool::open(spool.path(), 1 << 30, 1 << 20).unwrap();
+    assert_eq!(recovery.pending, 5);
+}
+
+#[test]
+fn plaintext_client_is_refused_by_the_tls_port() {
+    let env = Env::load();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &env.kafka_brokers)
+        .set("security.protocol", "plaintext")
+        .create()
+        .unwrap();
+    let metadata = producer.client().fetch_metadata(None, Duration::from_secs(5));
+    assert!(metadata.is_err(), "a plaintext client got metadata from the TLS port {}", env.kafka_brokers);
+}
+
+#[test]
+fn missing_key_file_fails_at_start_naming_the_file() {
+    let env = Env::load();
+    let certs = tempfile::tempdir().unwrap();
+    for f in ["ca.pem", "service.cert"] {
+        std::fs::copy(env.host_cert_dir.join(f), certs.path().join(f)).unwrap();
+    }
+    let args = KafkaArgs {
+        brokers: Some(env.kafka_brokers.clone()),
+        cert_dir: Some(certs.path().to_owned()),
+        ..Default::default()
+    };
+    let err = match sonde_host::kafka::start(&args, None) {
+        Ok(_) => panic!("started without a key file"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains(&certs.path().join("service.key").display().to_string()), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
