@@ -221,7 +221,10 @@ impl ProbeInstance {
                 })
             }
         };
-        self.flush_output();
+        if result.is_ok() {
+            // On a trap, what the probe printed goes into the error text instead.
+            self.flush_output();
+        }
         let state = self.store.data_mut();
         if let Some(suppressed) =
             (state.log_budget.suppressed > 0).then_some(state.log_budget.suppressed)
@@ -279,7 +282,13 @@ fn trap_text(e: &wasmtime::Error, store: &mut Store<ProbeState>) -> String {
     };
     let printed = store.data().output.take();
     if !printed.is_empty() {
-        let printed = printed.replace('\n', " | ");
+        // Keep the panic message, drop Rust's backtrace hint.
+        let printed: Vec<&str> = printed
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect();
+        let printed = printed.join(" ");
         text = format!(
             "{text}; probe output: {}",
             crate::capabilities::log::truncate_utf8(&printed, 1024)
