@@ -61,14 +61,22 @@ impl Env {
 
     /// Like [`Env::load`], but returns the error instead of panicking.
     pub fn try_load() -> anyhow::Result<Env> {
-        let file = workspace_root().join(".dev/env");
-        let from_file = match std::fs::read_to_string(&file) {
+        Env::try_load_from(&workspace_root().join(".dev/env"))
+    }
+
+    /// Like [`Env::try_load`] with another file in place of `.dev/env`.
+    pub fn try_load_from(file: &Path) -> anyhow::Result<Env> {
+        Env::resolve(file, |key| std::env::var(key).ok())
+    }
+
+    /// `getenv` first, then `file`.
+    fn resolve(file: &Path, getenv: impl Fn(&str) -> Option<String>) -> anyhow::Result<Env> {
+        let from_file = match std::fs::read_to_string(file) {
             Ok(text) => parse_env_file(&text),
             Err(_) => HashMap::new(),
         };
         let get = |key: &str| -> Option<String> {
-            std::env::var(key)
-                .ok()
+            getenv(key)
                 .filter(|v| !v.is_empty())
                 .or_else(|| from_file.get(key).cloned())
         };
@@ -163,6 +171,12 @@ mod tests {
         );
         assert_eq!(parsed.get("SONDE_X").map(String::as_str), Some("a=b"));
         assert_eq!(parsed.len(), 2);
+    }
+
+    #[test]
+    fn missing_env_file_says_to_run_just_up() {
+        let err = Env::resolve(Path::new("/nonexistent/.dev/env"), |_| None).unwrap_err();
+        assert!(err.to_string().contains("run `just up`"), "{err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sonde_tests::{
     create_topic, kafka_client_config, pg_config, pg_connect, test_consumer_config, unique_topic,
-    verify_full_tls, Env,
+    verify_full_tls, Env, PrivateBroker, PrivatePostgres,
 };
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
@@ -271,4 +271,70 @@ async fn postgres_with_an_unrelated_root_cert_is_refused() {
         chain.contains("certificate verify failed"),
         "unexpected failure: {chain}"
     );
+}
+
+#[tokio::test]
+async fn private_broker_front_stops_and_starts_without_losing_data() {
+    let env = Env::load();
+    let broker = PrivateBroker::start();
+    let env = broker.env(&env);
+    let topic = unique_topic("stack-private");
+    create_topic(&env, &topic, 1).await;
+    let producer: FutureProducer = kafka_client_config(&env, &env.host_cert_dir)
+        .create()
+        .expect("producer config is valid");
+    let record = FutureRecord::to(&topic)
+        .key("k")
+        .payload("before the outage");
+    if let Err((e, _)) = producer.send(record, HANG_GUARD).await {
+        panic!("producing to the private broker failed: {e}");
+    }
+
+    broker.front_stop();
+    let refused = TcpStream::connect(broker.brokers());
+    assert!(refused.is_err(), "TLS front still accepts after front_stop");
+    broker.front_start();
+
+    let consumer: StreamConsumer = test_consumer_config(
+        &env,
+        &env.recorder_cert_dir,
+        &unique_topic("stack-private-group"),
+    )
+    .create()
+    .expect("consumer config is valid");
+    consumer.subscribe(&[&topic]).expect("subscribe");
+    let message = tokio::time::timeout(HANG_GUARD, consumer.recv())
+        .await
+        .expect("message produced before the outage is still there")
+        .expect("consume from the private broker");
+    assert_eq!(message.payload(), Some(&b"before the outage"[..]));
+}
+
+#[tokio::test]
+async fn private_postgres_restart_cuts_connections_and_keeps_data() {
+    let env = Env::load();
+    let pg = PrivatePostgres::start();
+    let env = pg.env(&env);
+    let client = pg_connect(&env, &env.pg_database)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    client
+        .batch_execute("CREATE TABLE drill (v int); INSERT INTO drill VALUES (42);")
+        .await
+        .expect("write to the private cluster");
+
+    pg.restart();
+    assert!(
+        client.query_one("SELECT 1", &[]).await.is_err(),
+        "old connection survived a restart"
+    );
+
+    let client = pg_connect(&env, &env.pg_database)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let row = client
+        .query_one("SELECT v FROM drill", &[])
+        .await
+        .expect("read after restart");
+    assert_eq!(row.get::<_, i32>(0), 42);
 }
