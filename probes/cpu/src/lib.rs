@@ -54,7 +54,9 @@ impl Guest for Cpu {
             .map(|t| (t.cpu, counters(t)))
             .collect();
         if now.is_empty() {
-            return Err(ProbeError::Unavailable("the host reported no CPU times".into()));
+            return Err(ProbeError::Unavailable(
+                "the host reported no CPU times".into(),
+            ));
         }
         let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
         let mut samples = Vec::with_capacity(now.len() * STATES.len());
