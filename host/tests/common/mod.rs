@@ -1,0 +1,177 @@
+//! Shared by the host's integration tests: where the built probes are, running the
+//! `host` binary, collecting its JSON lines.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sonde_message::RunMessage;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `probes/<name>.wasm`; fails the test when it was not built.
+pub fn probe(name: &str) -> PathBuf {
+    built(repo_root().join("probes").join(format!("{name}.wasm")))
+}
+
+/// `tests/probes/<name>.wasm` (test-only probes); fails the test when it was not built.
+pub fn test_probe(name: &str) -> PathBuf {
+    built(repo_root().join("tests").join("probes").join(format!("{name}.wasm")))
+}
+
+fn built(path: PathBuf) -> PathBuf {
+    assert!(
+        path.is_file(),
+        "{} is missing: run `just build-probes` (tests/stack/build-probes.sh) first",
+        path.display()
+    );
+    path
+}
+
+/// A scratch directory with a compiled-component cache of its own.
+pub fn scratch() -> tempfile::TempDir {
+    match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("cannot create a temporary directory: {e}"),
+    }
+}
+
+pub fn host_command(cache: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
+    cmd.arg("--cache-dir").arg(cache).env_remove("KAFKA_SERVER").env("RUST_LOG", "info");
+    cmd
+}
+
+/// Output of a finished `host` run.
+pub struct Finished {
+    pub success: bool,
+    pub messages: Vec<RunMessage>,
+    pub stderr: String,
+}
+
+pub fn decode_lines(stdout: &str) -> Vec<RunMessage> {
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match sonde_message::decode(l.as_bytes(), chrono::Utc::now()) {
+            Ok(m) => m,
+            Err(e) => panic!("host printed a line that is not a valid message ({e}): {l}"),
+        })
+        .collect()
+}
+
+/// Run `host` to completion (e.g. with `--once`).
+pub fn run_host(cache: &Path, args: &[&str]) -> Finished {
+    let out = match host_command(cache).args(args).output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run host: {e}"),
+    };
+    Finished {
+        success: out.status.success(),
+        messages: decode_lines(&String::from_utf8_lossy(&out.stdout)),
+        stderr: strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c2 in chars.by_ref() {
+                if c2.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A `host` running in the background; its messages and logs are collected as they come.
+pub struct RunningHost {
+    child: Child,
+    messages: Arc<Mutex<Vec<RunMessage>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl RunningHost {
+    pub fn start(cache: &Path, args: &[&str]) -> RunningHost {
+        let mut child = match host_command(cache).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+            Ok(c) => c,
+            Err(e) => panic!("cannot start host: {e}"),
+        };
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        if let Some(out) = child.stdout.take() {
+            let messages = messages.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let mut m = decode_lines(&line);
+                    messages.lock().unwrap_or_else(|p| p.into_inner()).append(&mut m);
+                }
+            });
+        }
+        if let Some(err) = child.stderr.take() {
+            let stderr = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    let mut s = stderr.lock().unwrap_or_else(|p| p.into_inner());
+                    s.push_str(&strip_ansi(&line));
+                    s.push('\n');
+                }
+            });
+        }
+        RunningHost { child, messages, stderr }
+    }
+
+    pub fn messages(&self) -> Vec<RunMessage> {
+        self.messages.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Poll `cond` on the messages until it holds; fails the test after `patience`.
+    pub fn wait_for(&self, what: &str, patience: Duration, cond: impl Fn(&[RunMessage], &str) -> bool) {
+        let until = Instant::now() + patience;
+        loop {
+            if cond(&self.messages(), &self.stderr()) {
+                return;
+            }
+            if Instant::now() > until {
+                panic!("waited {patience:?} for {what}; host log:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGINT, then wait for exit; returns whether it exited successfully.
+    pub fn stop(mut self) -> (bool, Vec<RunMessage>, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let status = self.child.wait();
+        // Give the reader threads a moment to drain the pipes.
+        std::thread::sleep(Duration::from_millis(200));
+        (status.map(|s| s.success()).unwrap_or(false), self.messages(), self.stderr())
+    }
+}
+
+impl Drop for RunningHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn by_job<'a>(messages: &'a [RunMessage], job: &str) -> Vec<&'a RunMessage> {
+    messages.iter().filter(|m| m.job == job).collect()
+}

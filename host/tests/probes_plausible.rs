@@ -1,0 +1,119 @@
+//! The four probes, run through the host library in real wasmtime, report values that
+//! agree with what /proc says about this machine.
+
+mod common;
+
+use std::path::Path;
+
+use sonde_host::config::JobSpec;
+use sonde_host::engine::Runtime;
+use sonde_host::http::HttpLimits;
+use sonde_host::job::Job;
+use sonde_host::limits::RunLimits;
+use sonde_host::probe::Host;
+use sonde_message::{RunMessage, RunStatus};
+
+fn host(cache: &Path) -> Host {
+    let runtime = Runtime::new(Some(cache.to_path_buf())).expect("engine");
+    Host::new(runtime, "test-host".into(), HttpLimits::default()).expect("host")
+}
+
+async fn job(host: &Host, probe: &Path, params: &[(&str, &str)]) -> Job {
+    let loaded = host.load(probe).await.unwrap_or_else(|e| panic!("loading {}: {e:#}", probe.display()));
+    let spec = JobSpec {
+        name: "t".into(),
+        probe_path: probe.to_path_buf(),
+        interval_ms: Some(1000),
+        params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        allow_http: Vec::new(),
+        limits: RunLimits::default(),
+        origin: "test".into(),
+    };
+    Job::new(host, spec, loaded).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn ok(msg: RunMessage) -> RunMessage {
+    assert_eq!(msg.status, RunStatus::Ok, "run failed: {:?}", msg.error);
+    assert!(!msg.samples.is_empty(), "an ok run without samples");
+    msg
+}
+
+fn meminfo_kib(key: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/meminfo"))
+}
+
+fn value(msg: &RunMessage, name: &str, labels: &[(&str, &str)]) -> f64 {
+    msg.samples
+        .iter()
+        .find(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?} in {:?}", msg.samples))
+        .value
+}
+
+#[tokio::test]
+async fn memory_total_is_the_machines() {
+    let cache = common::scratch();
+    let host = host(cache.path());
+    let mut job = job(&host, &common::probe("memory"), &[]).await;
+    let msg = ok(job.run_once(&host, "test-host").await);
+    assert_eq!(msg.probe, "memory");
+    assert_eq!(msg.host, "test-host");
+    let used = value(&msg, "system.memory.usage", &[("state", "used")]);
+    let available = value(&msg, "system.memory.usage", &[("state", "available")]);
+    let total_bytes = meminfo_kib("MemTotal") * 1024;
+    assert_eq!((used + available) as u64, total_bytes, "used + available should be MemTotal");
+    let util = value(&msg, "system.memory.utilization", &[("state", "used")]);
+    assert!((0.0..=1.0).contains(&util), "utilization {util}");
+}
+
+#[tokio::test]
+async fn cpu_states_sum_to_one_on_the_second_run() {
+    let cache = common::scratch();
+    let host = host(cache.path());
+    let mut job = job(&host, &common::probe("cpu"), &[]).await;
+    ok(job.run_once(&host, "test-host").await);
+    // Burn a little CPU so the counters move between the runs.
+    let t = std::time::Instant::now();
+    let mut x = 0u64;
+    while t.elapsed() < std::time::Duration::from_millis(300) {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+    let msg = ok(job.run_once(&host, "test-host").await);
+    let total: Vec<_> = msg
+        .samples
+        .iter()
+        .filter(|s| s.name == "system.cpu.utilization" && s.labels.get("cpu").map(String::as_str) == Some("total"))
+        .collect();
+    assert!(total.len() >= 4, "expected one sample per state, got {total:?}");
+    for s in &total {
+        assert!((0.0..=1.0).contains(&s.value), "{s:?} out of [0, 1]");
+    }
+    let sum: f64 = total.iter().map(|s| s.value).sum();
+    assert!((sum - 1.0).abs() < 0.02, "states sum to {sum}");
+    let cores = std::fs::read_to_string("/proc/stat")
+        .expect("/proc/stat")
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
+    let cores_seen: std::collections::BTreeSet<_> = msg.samples.iter().filter_map(|s| s.labels.get("cpu")).filter(|c| *c != "total").collect();
+    assert_eq!(cores_seen.len(), cores, "one set of samples per core in /proc/stat");
+}
+
+#[tokio::test]
+async fn bandwidth_reports_loopback() {
+    let cache = common::scratch();
+    let host = host(cache.path());
+    let mut job = job(&host, &common::probe("bandwidth"), &[]).await;
+    // The first run has no previous counters; the second reports rates.
+    let _ = job.run_once(&host, "test-host").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let msg = ok(job.run_once(&host, "test-host").await);
+    let lo: Vec<_> = msg.samples.iter().filter(|s| s.labels.values().any(|v| v == "lo")).collect();
+    assert!(!lo.is_empty(), "no sample labelled lo in {:?}", msg.samples);
+    for s in &lo {
+        assert!(s.value >= 0.0 && s.value.is_finite(), "{s:?}");
+    }
+}
