@@ -38,7 +38,7 @@ tls_handshake() {
 
 start_tansu() {
     local pid tansu
-    if pid="$(live_pid "$tansu_pid")"; then
+    if pid="$(live_pid "$tansu_pid" tansu)"; then
         log "broker: tansu already running on 127.0.0.1:$plain (pid $pid)"
         return 0
     fi
@@ -57,7 +57,7 @@ start_tansu() {
 
 start_front() {
     local pid stunnel i
-    if pid="$(live_pid "$front_pid")"; then
+    if pid="$(live_pid "$front_pid" stunnel)"; then
         tls_handshake "$tls" || die "TLS front in $state runs (pid $pid) but a TLS handshake on 127.0.0.1:$tls fails; see $state/stunnel.log"
         log "broker: TLS front already running on 127.0.0.1:$tls (pid $pid)"
         return 0
@@ -91,7 +91,7 @@ EOF
 }
 
 stop_front() {
-    stop_pidfile "$front_pid" "stunnel"
+    stop_pidfile "$front_pid" stunnel
     wait_port_free "$tls" 30
 }
 
@@ -99,7 +99,7 @@ case "$cmd" in
 start)
     [[ -n "${3:-}" && -n "${4:-}" ]] || usage
     [[ -f "$PKI/.complete" ]] || die "no PKI in $PKI; run tests/stack/pki.sh"
-    if [[ -f "$state/ports" ]] && live_pid "$tansu_pid" >/dev/null; then
+    if [[ -f "$state/ports" ]] && live_pid "$tansu_pid" tansu >/dev/null; then
         ports
         [[ "$plain $tls" == "$3 $4" ]] || die "broker in $state already runs on ports $plain/$tls; stop it first"
     fi
@@ -110,22 +110,17 @@ start)
     ;;
 stop)
     if [[ ! -f "$state/ports" ]]; then
-        stop_pidfile "$front_pid" "stunnel"
-        stop_pidfile "$tansu_pid" "tansu"
+        stop_pidfile "$front_pid" stunnel
+        stop_pidfile "$tansu_pid" tansu
         exit 0
     fi
     ports
     stop_front
-    stop_pidfile "$tansu_pid" "tansu"
+    stop_pidfile "$tansu_pid" tansu
     wait_port_free "$plain" 30
     log "broker: stopped ($state)"
     ;;
 front-stop)
-    if [[ ! -f "$state/ports" ]]; then
-        stop_pidfile "$front_pid" "stunnel"
-        stop_pidfile "$tansu_pid" "tansu"
-        exit 0
-    fi
     ports
     stop_front
     ;;
@@ -134,7 +129,7 @@ front-start)
     start_front
     ;;
 status)
-    live_pid "$tansu_pid" >/dev/null && live_pid "$front_pid" >/dev/null
+    live_pid "$tansu_pid" tansu >/dev/null && live_pid "$front_pid" stunnel >/dev/null
     ;;
 *) usage ;;
 esac

@@ -4,6 +4,7 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lock_stack
 
 shopt -s nullglob
 for dir in "$DEV"/private/*/; do

@@ -97,19 +97,24 @@ $(tail -n 20 "$logfile" 2>/dev/null)"
     die "$what does not accept connections on 127.0.0.1:$port after ${seconds}s; see $logfile"
 }
 
-# PID from PIDFILE if that process is alive, else empty.
+# PID from PIDFILE if that process is alive and is what the file says (its command line
+# mentions WHAT, guarding against a recycled pid), else fail.
 live_pid() {
-    local pidfile="$1" pid
+    local pidfile="$1" what="${2:-}" pid
     [[ -f "$pidfile" ]] || return 1
     pid="$(head -n1 "$pidfile" 2>/dev/null | tr -dc '0-9')"
     [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    if [[ -n "$what" ]]; then
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$what" || return 1
+    fi
     printf '%s\n' "$pid"
 }
 
 # Stop the process recorded in PIDFILE (TERM, then KILL after SECONDS), remove the file.
+# WHAT must appear in its command line (tansu, stunnel, postgres).
 stop_pidfile() {
     local pidfile="$1" what="$2" seconds="${3:-15}" pid i
-    if pid="$(live_pid "$pidfile")"; then
+    if pid="$(live_pid "$pidfile" "$what")"; then
         kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < seconds * 10; i++)); do
             kill -0 "$pid" 2>/dev/null || break
@@ -127,4 +132,11 @@ stop_pidfile() {
 abs_dir() {
     mkdir -p "$1"
     (cd "$1" && pwd)
+}
+
+# Serialise up/down of the shared stack (two `just up` at once would race on ports and files).
+lock_stack() {
+    mkdir -p "$DEV"
+    exec 9>"$DEV/stack.lock"
+    flock -w 120 9 || die "another just up/down holds $DEV/stack.lock for 120s"
 }

@@ -126,7 +126,7 @@ EOF
 
 pg_start() {
     local port="$1" pid
-    if pid="$(live_pid "$pidfile")"; then
+    if pid="$(live_pid "$pidfile" postgres)"; then
         [[ "$(cat "$state/port" 2>/dev/null)" == "$port" ]] ||
             die "PostgreSQL in $state already runs (pid $pid) on port $(cat "$state/port" 2>/dev/null); stop it first"
         # Cheap when all is in place; repairs a cluster whose first start was interrupted.
@@ -179,9 +179,9 @@ wait_ready() {
 pg_stop() {
     local pid port
     port="$(cat "$state/port" 2>/dev/null || true)"
-    if pid="$(live_pid "$pidfile")"; then
+    if pid="$(live_pid "$pidfile" postgres)"; then
         as_pg "$(pg_bin pg_ctl)" -D "$data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
-        stop_pidfile "$pidfile" "PostgreSQL" 30
+        stop_pidfile "$pidfile" postgres 30
         log "postgres: stopped (pid $pid)"
     fi
     rm -f "$pidfile"
@@ -199,6 +199,6 @@ restart)
     pg_stop
     pg_start "$port"
     ;;
-status) live_pid "$pidfile" >/dev/null ;;
+status) live_pid "$pidfile" postgres >/dev/null ;;
 *) usage ;;
 esac

@@ -4,6 +4,7 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lock_stack
 
 "$STACK_DIR/prereqs.sh"
 "$STACK_DIR/pki.sh"
