@@ -1,0 +1,142 @@
+//! `http-check` probe: is a URL up, how fast, and does its body match a regex.
+//!
+//! Params: `url` (required), `regex` (optional, `regex` crate syntax, matched
+//! against the first `max_body_bytes` of the body as bytes), `method` (`GET`),
+//! `timeout_ms` (5000), `expect_status` (default: any 2xx or 3xx is up; else that
+//! exact code), `max_body_bytes` (1 MiB). Redirects are not followed.
+//!
+//! Samples, all labelled `url`:
+//! - `http.check.duration` (ms) with `phase` = `dns`, `connect`, `tls`,
+//!   `first_byte`, `total` (times from the host; `tls` is 0 for plain HTTP);
+//! - `http.check.status_code` (1);
+//! - `http.check.regex_match` (1): 1 or 0, only when `regex` is given;
+//! - `http.check.up` (1): 1 when the status is as expected and, with `regex`,
+//!   the body matched; else 0.
+//!
+//! When the request gets no response (DNS, connect, TLS, timeout, head too
+//! large, other), the run still succeeds: the target is down, not the probe. It
+//! reports `http.check.up` = 0 and `http.check.error` = 1 with label `kind`
+//! (`dns`, `connect`, `tls`, `timeout`, `too_large`, `other`), and logs the
+//! message at `warn`. A URL the job's allow-list refuses, or one the host cannot
+//! parse, fails the run as `bad-config`: the job is misconfigured.
+//!
+//! The compiled regex is kept in the instance between runs (keyed by pattern).
+
+mod config;
+mod report;
+
+wit_bindgen::generate!({ world: "probe", path: "../../wit" });
+
+use std::sync::Mutex;
+
+use regex::bytes::Regex;
+use sonde::probe::http::{self, HttpError, Request};
+use sonde::probe::log::{log, Level};
+use sonde::probe::types::ParamInfo;
+
+static COMPILED: Mutex<Option<(String, Regex)>> = Mutex::new(None);
+
+struct HttpCheck;
+
+impl Guest for HttpCheck {
+    fn describe() -> ProbeInfo {
+        let param =
+            |name: &str, description: &str, required: bool, default: Option<&str>| ParamInfo {
+                name: name.into(),
+                description: description.into(),
+                required,
+                default: default.map(String::from),
+            };
+        ProbeInfo {
+            name: "http-check".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Checks an HTTP(S) URL: up/down, status, timings, optional body regex."
+                .into(),
+            default_interval_ms: 30_000,
+            params: vec![
+                param("url", "The http:// or https:// URL to check.", true, None),
+                param(
+                    "regex",
+                    "A regex the body must match for the check to be up.",
+                    false,
+                    None,
+                ),
+                param("method", "HTTP method.", false, Some("GET")),
+                param(
+                    "timeout_ms",
+                    "Whole-request timeout in milliseconds.",
+                    false,
+                    Some("5000"),
+                ),
+                param(
+                    "expect_status",
+                    "The status that means up; unset: any 2xx or 3xx.",
+                    false,
+                    None,
+                ),
+                param(
+                    "max_body_bytes",
+                    "Read at most this much of the body (the regex sees only that).",
+                    false,
+                    Some("1048576"),
+                ),
+            ],
+        }
+    }
+
+    fn run(params: Vec<(String, String)>) -> Result<Vec<Sample>, ProbeError> {
+        let config = config::parse(&params).map_err(ProbeError::BadConfig)?;
+        let regex = config.regex.as_deref().map(compiled).transpose()?;
+        let request = Request {
+            method: config.method.clone(),
+            url: config.url.clone(),
+            headers: Vec::new(),
+            body: None,
+            timeout_ms: config.timeout_ms,
+            max_body_bytes: config.max_body_bytes,
+        };
+        match http::fetch(&request) {
+            Ok(response) => {
+                let matched = regex.as_ref().map(|r| r.is_match(&response.body));
+                if response.truncated && matched == Some(false) {
+                    log(
+                        Level::Info,
+                        &format!(
+                            "{}: body cut at {} bytes; the regex saw only that part",
+                            config.url, config.max_body_bytes
+                        ),
+                    );
+                }
+                Ok(report::response(&config, &response, matched))
+            }
+            Err(HttpError::NotAllowed(reason)) => Err(ProbeError::BadConfig(format!(
+                "{} is not allowed for this job: {reason}",
+                config.url
+            ))),
+            Err(HttpError::InvalidUrl(reason)) => {
+                Err(ProbeError::BadConfig(format!("param url: {reason}")))
+            }
+            Err(error) => {
+                let (kind, message) = report::error_kind(&error);
+                log(Level::Warn, &format!("{}: {message}", config.url));
+                Ok(report::failure(&config, kind))
+            }
+        }
+    }
+}
+
+/// The regex for `pattern`, compiled once and reused while the pattern is unchanged.
+fn compiled(pattern: &str) -> Result<Regex, ProbeError> {
+    let mut cache = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((cached, regex)) = cache.as_ref() {
+        if cached == pattern {
+            return Ok(regex.clone());
+        }
+    }
+    let regex =
+        Regex::new(pattern).map_err(|e| ProbeError::BadConfig(format!("param regex: {e}")))?;
+    *cache = Some((pattern.to_string(), regex.clone()));
+    Ok(regex)
+}
+
+export!(HttpCheck);
