@@ -2,8 +2,6 @@
 
 wit_bindgen::generate!({ world: "probe", path: "wit" });
 
-
-
 struct WrongVersion;
 
 impl Guest for WrongVersion {
