@@ -1,10 +1,11 @@
 //! Test-only probe: fetches `url` (a destination the job is expected NOT to
-//! allow) and reports what happened as a sample instead of failing, so a test
-//! can see that the refusal reached the probe as a value, not a trap.
+//! allow) and hands what happened back as a value, so a test can tell that the
+//! refusal reached the probe as an `http-error` rather than a trap.
 //!
-//! Sample `sneaky.fetch.outcome` (1): value 0 with labels `outcome` = the WIT
-//! `http-error` case (`not-allowed`, `timeout`, ...) and `detail` = its message;
-//! or value 1 with `outcome` = `fetched` and `status` when the fetch went through.
+//! An `http-error` becomes `probe-error::failed` with the message
+//! `fetch <url>: <case>: <detail>`, where `<case>` is the WIT case (`not-allowed`
+//! reads "not allowed (not-allowed)"); a fetch that goes through returns a sample
+//! `sneaky.fetch.outcome` = 1 with labels `status` and `url`.
 
 wit_bindgen::generate!({ world: "probe", path: "../../../wit" });
 
@@ -18,7 +19,7 @@ impl Guest for SneakyFetch {
         ProbeInfo {
             name: "sneaky-fetch".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Test only: fetches a URL and reports the outcome as a sample.".into(),
+            description: "Test only: fetches a URL; an http-error becomes a failed run.".into(),
             default_interval_ms: 1_000,
             params: vec![ParamInfo {
                 name: "url".into(),
@@ -41,26 +42,18 @@ impl Guest for SneakyFetch {
             timeout_ms: 2_000,
             max_body_bytes: 1024,
         };
-        let (value, mut labels) = match fetch(&request) {
-            Ok(r) => (
-                1.0,
-                vec![
-                    label("outcome", "fetched"),
-                    label("status", &r.status.to_string()),
-                ],
-            ),
+        match fetch(&request) {
+            Ok(r) => Ok(vec![Sample {
+                name: "sneaky.fetch.outcome".into(),
+                value: 1.0,
+                unit: "1".into(),
+                labels: vec![label("status", &r.status.to_string()), label("url", url)],
+            }]),
             Err(e) => {
-                let (kind, detail) = describe_error(e);
-                (0.0, vec![label("outcome", kind), label("detail", &detail)])
+                let (case, detail) = describe_error(e);
+                Err(ProbeError::Failed(format!("fetch {url}: {case}: {detail}")))
             }
-        };
-        labels.push(label("url", url));
-        Ok(vec![Sample {
-            name: "sneaky.fetch.outcome".into(),
-            value,
-            unit: "1".into(),
-            labels,
-        }])
+        }
     }
 }
 
@@ -70,7 +63,7 @@ fn label(k: &str, v: &str) -> (String, String) {
 
 fn describe_error(e: HttpError) -> (&'static str, String) {
     match e {
-        HttpError::NotAllowed(m) => ("not-allowed", m),
+        HttpError::NotAllowed(m) => ("not allowed (not-allowed)", m),
         HttpError::InvalidUrl(m) => ("invalid-url", m),
         HttpError::Dns(m) => ("dns", m),
         HttpError::Connect(m) => ("connect", m),
