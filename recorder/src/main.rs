@@ -9,7 +9,7 @@ use sonde_recorder::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.verbose {
-        0 => "info,librdkafka=warn",
+        0 => "info,librdkafka=warn,tokio_postgres=warn",
         1 => "debug,librdkafka=info",
         _ => "trace",
     };

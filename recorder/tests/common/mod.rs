@@ -74,10 +74,30 @@ impl Recorder {
     pub fn start(t: &Target, extra: &str) -> Recorder {
         let dir = tempfile::tempdir().expect("temp dir");
         let ini_path = dir.path().join("recorder.ini");
-        std::fs::write(&ini_path, ini(t, extra)).expect("write recorder.ini");
-        let child = recorder_command(&ini_path)
+        // SONDE_RECORDER_LOG_DIR: one log file per recorder, with consumer-group debugging.
+        let log_dir = std::env::var_os("SONDE_RECORDER_LOG_DIR").map(PathBuf::from);
+        let extra = match &log_dir {
+            Some(_) => format!("{extra}\nkafka.option.debug = cgrp\n"),
+            None => extra.to_owned(),
+        };
+        std::fs::write(&ini_path, ini(t, &extra)).expect("write recorder.ini");
+        let stderr = match &log_dir {
+            Some(dir) => {
+                static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let file = std::fs::File::create(dir.join(format!("{}-{n}.log", t.topic)))
+                    .expect("log file");
+                Stdio::from(file)
+            }
+            None => Stdio::inherit(),
+        };
+        let mut command = recorder_command(&ini_path);
+        if log_dir.is_some() && std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", "debug,librdkafka=debug,tokio_postgres=info");
+        }
+        let child = command
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn recorder");
         Recorder {
