@@ -35,19 +35,34 @@ fn private_state_dir(kind: &str) -> PathBuf {
 
 /// Runs `tests/stack/<script> <args>`; panics with its output when it fails.
 fn run_script(script: &str, args: &[&str]) {
+    if let Err(e) = try_script(script, args) {
+        panic!("{e}");
+    }
+}
+
+/// Runs `tests/stack/<script> <args>`; the error holds the command and its output.
+fn try_script(script: &str, args: &[&str]) -> Result<(), String> {
     let path = workspace_root().join("tests/stack").join(script);
     match Command::new(&path).args(args).output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!(
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
             "{} {} failed ({}):\n{}{}",
             path.display(),
             args.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => panic!("cannot run {}: {e}", path.display()),
+        )),
+        Err(e) => Err(format!("cannot run {}: {e}", path.display())),
     }
+}
+
+/// A port picked by [`free_port`] can be taken by someone else before the daemon binds it;
+/// starting again on fresh ports is then the remedy.
+const START_ATTEMPTS: usize = 3;
+
+fn lost_port_race(error: &str) -> bool {
+    error.contains("in use")
 }
 
 fn path_arg(path: &Path) -> &str {
@@ -71,23 +86,35 @@ impl PrivateBroker {
     /// # Panics
     /// When the scripts fail, with their output.
     pub fn start() -> PrivateBroker {
-        let state_dir = private_state_dir("broker");
-        let (plain_port, tls_port) = (free_port(), free_port());
-        let broker = PrivateBroker {
-            state_dir,
-            plain_port,
-            tls_port,
-        };
-        run_script(
-            "broker.sh",
-            &[
-                "start",
-                path_arg(&broker.state_dir),
-                &plain_port.to_string(),
-                &tls_port.to_string(),
-            ],
-        );
-        broker
+        for attempt in 1..=START_ATTEMPTS {
+            let plain_port = free_port();
+            let tls_port = loop {
+                let port = free_port();
+                if port != plain_port {
+                    break port;
+                }
+            };
+            let broker = PrivateBroker {
+                state_dir: private_state_dir("broker"),
+                plain_port,
+                tls_port,
+            };
+            let started = try_script(
+                "broker.sh",
+                &[
+                    "start",
+                    path_arg(&broker.state_dir),
+                    &plain_port.to_string(),
+                    &tls_port.to_string(),
+                ],
+            );
+            match started {
+                Ok(()) => return broker,
+                Err(e) if attempt < START_ATTEMPTS && lost_port_race(&e) => drop(broker),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// `127.0.0.1:<tls_port>`: the bootstrap address for TLS clients.
@@ -142,14 +169,22 @@ impl PrivatePostgres {
     /// # Panics
     /// When the scripts fail, with their output.
     pub fn start() -> PrivatePostgres {
-        let state_dir = private_state_dir("pg");
-        let port = free_port();
-        let pg = PrivatePostgres { state_dir, port };
-        run_script(
-            "postgres.sh",
-            &["start", path_arg(&pg.state_dir), &port.to_string()],
-        );
-        pg
+        for attempt in 1..=START_ATTEMPTS {
+            let port = free_port();
+            let pg = PrivatePostgres {
+                state_dir: private_state_dir("pg"),
+                port,
+            };
+            match try_script(
+                "postgres.sh",
+                &["start", path_arg(&pg.state_dir), &port.to_string()],
+            ) {
+                Ok(()) => return pg,
+                Err(e) if attempt < START_ATTEMPTS && lost_port_race(&e) => drop(pg),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// The file holding the `sonde` role's password.
