@@ -19,12 +19,18 @@ fn host(cache: &Path) -> Host {
 }
 
 async fn job(host: &Host, probe: &Path, params: &[(&str, &str)]) -> Job {
-    let loaded = host.load(probe).await.unwrap_or_else(|e| panic!("loading {}: {e:#}", probe.display()));
+    let loaded = host
+        .load(probe)
+        .await
+        .unwrap_or_else(|e| panic!("loading {}: {e:#}", probe.display()));
     let spec = JobSpec {
         name: "t".into(),
         probe_path: probe.to_path_buf(),
         interval_ms: Some(1000),
-        params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         allow_http: Vec::new(),
         limits: RunLimits::default(),
         origin: "test".into(),
@@ -41,14 +47,26 @@ fn ok(msg: RunMessage) -> RunMessage {
 fn meminfo_kib(key: &str) -> u64 {
     let text = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
     text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .strip_prefix(':')?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no {key} in /proc/meminfo"))
 }
 
 fn value(msg: &RunMessage, name: &str, labels: &[(&str, &str)]) -> f64 {
     msg.samples
         .iter()
-        .find(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
         .unwrap_or_else(|| panic!("no sample {name} {labels:?} in {:?}", msg.samples))
         .value
 }
@@ -64,7 +82,11 @@ async fn memory_total_is_the_machines() {
     let used = value(&msg, "system.memory.usage", &[("state", "used")]);
     let available = value(&msg, "system.memory.usage", &[("state", "available")]);
     let total_bytes = meminfo_kib("MemTotal") * 1024;
-    assert_eq!((used + available) as u64, total_bytes, "used + available should be MemTotal");
+    assert_eq!(
+        (used + available) as u64,
+        total_bytes,
+        "used + available should be MemTotal"
+    );
     let util = value(&msg, "system.memory.utilization", &[("state", "used")]);
     assert!((0.0..=1.0).contains(&util), "utilization {util}");
 }
@@ -85,9 +107,15 @@ async fn cpu_states_sum_to_one_on_the_second_run() {
     let total: Vec<_> = msg
         .samples
         .iter()
-        .filter(|s| s.name == "system.cpu.utilization" && s.labels.get("cpu").map(String::as_str) == Some("total"))
+        .filter(|s| {
+            s.name == "system.cpu.utilization"
+                && s.labels.get("cpu").map(String::as_str) == Some("total")
+        })
         .collect();
-    assert!(total.len() >= 4, "expected one sample per state, got {total:?}");
+    assert!(
+        total.len() >= 4,
+        "expected one sample per state, got {total:?}"
+    );
     for s in &total {
         assert!((0.0..=1.0).contains(&s.value), "{s:?} out of [0, 1]");
     }
@@ -98,8 +126,17 @@ async fn cpu_states_sum_to_one_on_the_second_run() {
         .lines()
         .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
         .count();
-    let cores_seen: std::collections::BTreeSet<_> = msg.samples.iter().filter_map(|s| s.labels.get("cpu")).filter(|c| *c != "total").collect();
-    assert_eq!(cores_seen.len(), cores, "one set of samples per core in /proc/stat");
+    let cores_seen: std::collections::BTreeSet<_> = msg
+        .samples
+        .iter()
+        .filter_map(|s| s.labels.get("cpu"))
+        .filter(|c| *c != "total")
+        .collect();
+    assert_eq!(
+        cores_seen.len(),
+        cores,
+        "one set of samples per core in /proc/stat"
+    );
 }
 
 #[tokio::test]
@@ -111,7 +148,11 @@ async fn bandwidth_reports_loopback() {
     let _ = job.run_once(&host, "test-host").await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let msg = ok(job.run_once(&host, "test-host").await);
-    let lo: Vec<_> = msg.samples.iter().filter(|s| s.labels.values().any(|v| v == "lo")).collect();
+    let lo: Vec<_> = msg
+        .samples
+        .iter()
+        .filter(|s| s.labels.values().any(|v| v == "lo"))
+        .collect();
     assert!(!lo.is_empty(), "no sample labelled lo in {:?}", msg.samples);
     for s in &lo {
         assert!(s.value >= 0.0 && s.value.is_finite(), "{s:?}");

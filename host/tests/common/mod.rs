@@ -21,7 +21,12 @@ pub fn probe(name: &str) -> PathBuf {
 
 /// `tests/probes/<name>.wasm` (test-only probes); fails the test when it was not built.
 pub fn test_probe(name: &str) -> PathBuf {
-    built(repo_root().join("tests").join("probes").join(format!("{name}.wasm")))
+    built(
+        repo_root()
+            .join("tests")
+            .join("probes")
+            .join(format!("{name}.wasm")),
+    )
 }
 
 fn built(path: PathBuf) -> PathBuf {
@@ -43,7 +48,10 @@ pub fn scratch() -> tempfile::TempDir {
 
 pub fn host_command(cache: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
-    cmd.arg("--cache-dir").arg(cache).env_remove("KAFKA_SERVER").env("RUST_LOG", "info");
+    cmd.arg("--cache-dir")
+        .arg(cache)
+        .env_remove("KAFKA_SERVER")
+        .env("RUST_LOG", "info");
     cmd
 }
 
@@ -58,10 +66,12 @@ pub fn decode_lines(stdout: &str) -> Vec<RunMessage> {
     stdout
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| match sonde_message::decode(l.as_bytes(), chrono::Utc::now()) {
-            Ok(m) => m,
-            Err(e) => panic!("host printed a line that is not a valid message ({e}): {l}"),
-        })
+        .map(
+            |l| match sonde_message::decode(l.as_bytes(), chrono::Utc::now()) {
+                Ok(m) => m,
+                Err(e) => panic!("host printed a line that is not a valid message ({e}): {l}"),
+            },
+        )
         .collect()
 }
 
@@ -104,7 +114,12 @@ pub struct RunningHost {
 
 impl RunningHost {
     pub fn start(cache: &Path, args: &[&str]) -> RunningHost {
-        let mut child = match host_command(cache).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        let mut child = match host_command(cache)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+        {
             Ok(c) => c,
             Err(e) => panic!("cannot start host: {e}"),
         };
@@ -115,7 +130,10 @@ impl RunningHost {
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
                     let mut m = decode_lines(&line);
-                    messages.lock().unwrap_or_else(|p| p.into_inner()).append(&mut m);
+                    messages
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .append(&mut m);
                 }
             });
         }
@@ -129,26 +147,44 @@ impl RunningHost {
                 }
             });
         }
-        RunningHost { child, messages, stderr }
+        RunningHost {
+            child,
+            messages,
+            stderr,
+        }
     }
 
     pub fn messages(&self) -> Vec<RunMessage> {
-        self.messages.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.messages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Poll `cond` on the messages until it holds; fails the test after `patience`.
-    pub fn wait_for(&self, what: &str, patience: Duration, cond: impl Fn(&[RunMessage], &str) -> bool) {
+    pub fn wait_for(
+        &self,
+        what: &str,
+        patience: Duration,
+        cond: impl Fn(&[RunMessage], &str) -> bool,
+    ) {
         let until = Instant::now() + patience;
         loop {
             if cond(&self.messages(), &self.stderr()) {
                 return;
             }
             if Instant::now() > until {
-                panic!("waited {patience:?} for {what}; host log:\n{}", self.stderr());
+                panic!(
+                    "waited {patience:?} for {what}; host log:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -161,7 +197,11 @@ impl RunningHost {
         let status = self.child.wait();
         // Give the reader threads a moment to drain the pipes.
         std::thread::sleep(Duration::from_millis(200));
-        (status.map(|s| s.success()).unwrap_or(false), self.messages(), self.stderr())
+        (
+            status.map(|s| s.success()).unwrap_or(false),
+            self.messages(),
+            self.stderr(),
+        )
     }
 }
 

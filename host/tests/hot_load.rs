@@ -1,0 +1,69 @@
+//! Hot-load: probes copied into, replaced in and removed from a watched directory take
+//! effect while `host` runs.
+
+mod common;
+
+use std::time::Duration;
+
+#[test]
+fn added_replaced_and_removed_probes_take_effect_without_restart() {
+    let dir = common::scratch();
+    let watched = dir.path().join("probes");
+    std::fs::create_dir(&watched).expect("mkdir");
+    let cache = dir.path().join("cache");
+    let config = dir.path().join("host.toml");
+    std::fs::write(&config, "[defaults]\ninterval_ms = 200\n").expect("write host.toml");
+    let host = common::RunningHost::start(
+        &cache,
+        &[
+            "--config",
+            &config.display().to_string(),
+            "--probes",
+            &watched.display().to_string(),
+        ],
+    );
+    host.wait_for("the watcher to start", Duration::from_secs(30), |_, log| {
+        log.contains("waiting for probe files")
+    });
+
+    // Copy under a temporary name, then rename: what a careful deployer does. The watcher
+    // must also cope with a plain copy; the second probe is copied directly.
+    let tmp = dir.path().join("incoming.wasm.part");
+    std::fs::copy(common::probe("memory"), &tmp).expect("copy");
+    std::fs::rename(&tmp, watched.join("mem.wasm")).expect("rename");
+    host.wait_for(
+        "runs of the added probe",
+        Duration::from_secs(60),
+        |msgs, _| {
+            common::by_job(msgs, "mem")
+                .iter()
+                .filter(|m| m.probe == "memory")
+                .count()
+                >= 2
+        },
+    );
+
+    // Replace mem.wasm with another probe: the job keeps its name, runs the new probe.
+    std::fs::copy(common::probe("cpu"), watched.join("mem.wasm")).expect("copy over");
+    host.wait_for(
+        "runs of the replacement probe",
+        Duration::from_secs(60),
+        |msgs, _| common::by_job(msgs, "mem").iter().any(|m| m.probe == "cpu"),
+    );
+
+    std::fs::remove_file(watched.join("mem.wasm")).expect("remove");
+    host.wait_for("the job to stop", Duration::from_secs(60), |_, log| {
+        log.contains("job stopped job=mem")
+    });
+    let after_stop = common::by_job(&host.messages(), "mem").len();
+    // Several intervals later, still no new run of the removed job.
+    std::thread::sleep(Duration::from_millis(1000));
+    let (_, msgs, log) = host.stop();
+    assert_eq!(
+        common::by_job(&msgs, "mem").len(),
+        after_stop,
+        "removed probe kept running; log:\n{log}"
+    );
+    let mem = common::by_job(&msgs, "mem");
+    assert!(mem.iter().all(|m| m.error.is_none()), "{mem:?}");
+}
