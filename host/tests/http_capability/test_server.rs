@@ -1,6 +1,8 @@
 //! A tiny HTTP/1.1 responder on 127.0.0.1:0 for the capability tests: it reads one
 //! request head (and body, by Content-Length), answers with fixed bytes, and counts
 //! the connections it accepted.
+// Shared by several test crates, each using a part of it.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
