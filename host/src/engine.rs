@@ -22,18 +22,45 @@ pub struct Runtime {
     cache_dir: Option<PathBuf>,
 }
 
+/// How instances get their memories, tables and stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceAllocator {
+    /// mmap per instance (wasmtime's default).
+    OnDemand,
+    /// Pre-reserved slots reused across instances, room for `max_instances` live instances.
+    Pooling { max_instances: u32 },
+}
+
 /// The engine configuration every probe runs under.
-pub fn engine_config() -> Config {
+pub fn engine_config(allocator: InstanceAllocator) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    if let InstanceAllocator::Pooling { max_instances } = allocator {
+        // A wasip2 component holds a few core instances (the probe and WASI adapter shims).
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(max_instances)
+            .total_core_instances(max_instances.saturating_mul(8))
+            .total_memories(max_instances.saturating_mul(2))
+            .total_tables(max_instances.saturating_mul(8))
+            .total_stacks(max_instances);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
     config
 }
 
 impl Runtime {
     /// Build the engine and start its epoch ticker. `cache_dir: None` disables the disk cache.
     pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
-        let engine = Engine::new(&engine_config())
+        Runtime::with_allocator(cache_dir, InstanceAllocator::OnDemand)
+    }
+
+    /// Like [`Runtime::new`] with a chosen instance allocator (the benchmark compares them).
+    pub fn with_allocator(
+        cache_dir: Option<PathBuf>,
+        allocator: InstanceAllocator,
+    ) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(allocator))
             .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e}"))?;
         // The ticker holds a weak reference: it ends when the last engine clone is dropped.
         let weak_engine = engine.weak();
