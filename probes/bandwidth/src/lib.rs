@@ -33,6 +33,8 @@ struct Snapshot {
     counters: Vec<(String, rates::Counters)>,
 }
 
+const DIRECTIONS: [&str; 2] = ["receive", "transmit"];
+
 static PREVIOUS: Mutex<Option<Snapshot>> = Mutex::new(None);
 
 struct Params {
@@ -130,33 +132,31 @@ fn push_samples(out: &mut Vec<Sample>, interface: &str, r: &[f64; 6], threshold:
         ("system.network.errors", "1/s"),
     ];
     for (i, (name, unit)) in metrics.iter().enumerate() {
-        for (j, direction) in ["receive", "transmit"].iter().enumerate() {
+        for (j, direction) in DIRECTIONS.iter().enumerate() {
             out.push(sample(name, r[2 * i + j], unit, interface, direction));
         }
     }
     let Some(threshold) = threshold else { return };
-    for (j, direction) in ["receive", "transmit"].iter().enumerate() {
-        let rate = r[j];
-        if rate > threshold {
-            log(
-                Level::Warn,
-                &format!(
-                    "{interface} {direction} at {rate:.0} B/s is above the threshold of \
-                     {threshold} B/s"
-                ),
-            );
-            let mut event = sample(
-                "system.network.threshold_exceeded",
-                rate,
-                "By/s",
-                interface,
-                direction,
-            );
-            event
-                .labels
-                .push(("threshold".into(), threshold.to_string()));
-            out.push(event);
-        }
+    for (j, rate) in rates::over_threshold(r, threshold) {
+        let direction = DIRECTIONS[j];
+        log(
+            Level::Warn,
+            &format!(
+                "{interface} {direction} at {rate:.0} B/s is above the threshold of \
+                 {threshold} B/s"
+            ),
+        );
+        let mut event = sample(
+            "system.network.threshold_exceeded",
+            rate,
+            "By/s",
+            interface,
+            direction,
+        );
+        event
+            .labels
+            .push(("threshold".into(), threshold.to_string()));
+        out.push(event);
     }
 }
 

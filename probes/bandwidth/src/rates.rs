@@ -18,6 +18,15 @@ pub fn per_second(before: &Counters, now: &Counters, elapsed_secs: f64) -> Optio
     Some(rates)
 }
 
+/// The byte rates (index 0 receive, 1 transmit) strictly above `threshold`.
+pub fn over_threshold(rates: &[f64; 6], threshold: f64) -> impl Iterator<Item = (usize, f64)> + '_ {
+    rates[..2]
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(move |(_, rate)| *rate > threshold)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +45,16 @@ mod tests {
             per_second(&[5, 0, 0, 0, 0, 0], &[4, 9, 9, 9, 9, 9], 1.0),
             None
         );
+    }
+
+    #[test]
+    fn only_byte_rates_strictly_above_the_threshold_count() {
+        let r = [100.0, 50.0, 1e9, 1e9, 1e9, 1e9];
+        assert_eq!(
+            over_threshold(&r, 50.0).collect::<Vec<_>>(),
+            vec![(0, 100.0)]
+        );
+        assert_eq!(over_threshold(&r, 0.0).count(), 2);
+        assert_eq!(over_threshold(&r, 100.0).count(), 0);
     }
 }
