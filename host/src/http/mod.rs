@@ -13,6 +13,8 @@
 //! - at most `max_body_bytes` (capped by [`HttpLimits::max_body_bytes_cap`]) of the
 //!   body are read; the rest is not read and `truncated` is set;
 //! - redirects are not followed: a 3xx is returned as it is;
+//! - every fetch opens a fresh connection (no pooling), so the timings of a check
+//!   always include DNS, connect and TLS;
 //! - HTTPS verifies the certificate chain (system roots plus an optional extra CA)
 //!   and the host name; there is no option to turn verification off;
 //! - no input makes it panic.
