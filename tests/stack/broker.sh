@@ -28,12 +28,30 @@ ports() {
         [[ -n "$plain" && -n "$tls" ]] || die "no broker set up in $state (run broker.sh start first)"
 }
 
-# A full TLS handshake through the front with the host client cert, verifying the server cert.
-tls_handshake() {
+# A Kafka ApiVersions round trip through the front with the host client cert, verifying the
+# broker's certificate and host name: proves TLS, stunnel's forwarding and tansu together.
+kafka_over_tls() {
     local port="$1"
-    openssl s_client -connect "127.0.0.1:$port" -servername localhost -verify_hostname localhost \
-        -CAfile "$PKI/ca.pem" -cert "$PKI/host/service.cert" -key "$PKI/host/service.key" \
-        -verify_return_error -brief </dev/null >/dev/null 2>&1
+    timeout 15 python3 - "$port" "$PKI" >/dev/null 2>&1 <<'PY'
+import socket, ssl, struct, sys
+
+port, pki = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=f"{pki}/ca.pem")
+ctx.load_cert_chain(f"{pki}/host/service.cert", f"{pki}/host/service.key")
+with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        # ApiVersions v0: api_key 18, version 0, correlation id 7, client id "up".
+        body = struct.pack(">hhih", 18, 0, 7, 2) + b"up"
+        tls.sendall(struct.pack(">i", len(body)) + body)
+        head = b""
+        while len(head) < 8:
+            chunk = tls.recv(8 - len(head))
+            if not chunk:
+                sys.exit("connection closed before a response")
+            head += chunk
+        size, correlation = struct.unpack(">ii", head)
+        sys.exit(0 if correlation == 7 and size > 4 else "unexpected response")
+PY
 }
 
 start_tansu() {
@@ -58,7 +76,7 @@ start_tansu() {
 start_front() {
     local pid stunnel i
     if pid="$(live_pid "$front_pid" stunnel)"; then
-        tls_handshake "$tls" || die "TLS front in $state runs (pid $pid) but a TLS handshake on 127.0.0.1:$tls fails; see $state/stunnel.log"
+        kafka_over_tls "$tls" || die "TLS front in $state runs (pid $pid) but no Kafka response over TLS on 127.0.0.1:$tls; see $state/stunnel.log"
         log "broker: TLS front already running on 127.0.0.1:$tls (pid $pid)"
         return 0
     fi
@@ -83,8 +101,8 @@ EOF
     echo $! >"$front_pid"
     wait_port_open "$tls" 30 "stunnel (TLS front)" "$state/stunnel.log" "$!"
     for ((i = 0; i < 100; i++)); do
-        tls_handshake "$tls" && break
-        ((i < 99)) || die "TLS handshake with 127.0.0.1:$tls using $PKI/host fails; see $state/stunnel.log"
+        kafka_over_tls "$tls" && break
+        ((i < 99)) || die "no Kafka response over TLS on 127.0.0.1:$tls using $PKI/host; see $state/stunnel.log and $state/tansu.log"
         sleep 0.1
     done
     log "broker: TLS front running on 127.0.0.1:$tls -> 127.0.0.1:$plain (pid $(cat "$front_pid"))"
