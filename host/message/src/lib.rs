@@ -64,7 +64,13 @@ pub struct Sample {
 
 impl RunMessage {
     /// A new run with a fresh UUID v7 `run_id`.
-    pub fn new(host: &str, probe: &str, probe_version: &str, job: &str, started_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        host: &str,
+        probe: &str,
+        probe_version: &str,
+        job: &str,
+        started_at: DateTime<Utc>,
+    ) -> Self {
         RunMessage {
             v: VERSION,
             run_id: Uuid::now_v7(),
@@ -114,7 +120,11 @@ pub fn decode(payload: &[u8], now: DateTime<Utc>) -> Result<RunMessage, DecodeEr
         serde_json::from_slice(payload).map_err(|e| DecodeError::Json(e.to_string()))?;
     match value.get("v") {
         Some(serde_json::Value::Number(n)) if n.as_u64() == Some(VERSION as u64) => {}
-        Some(other) => return Err(DecodeError::Version { found: other.to_string() }),
+        Some(other) => {
+            return Err(DecodeError::Version {
+                found: other.to_string(),
+            })
+        }
         None => return Err(DecodeError::Invalid("missing field `v`".into())),
     }
     let msg: RunMessage =
@@ -130,10 +140,15 @@ impl RunMessage {
             return invalid("empty `host` or `probe`".into());
         }
         if self.started_at > now + Duration::seconds(MAX_FUTURE_SKEW_SECS) {
-            return invalid(format!("`started_at` {} is in the future", self.started_at.to_rfc3339()));
+            return invalid(format!(
+                "`started_at` {} is in the future",
+                self.started_at.to_rfc3339()
+            ));
         }
         match (self.status, &self.error) {
-            (RunStatus::Error, None) => return invalid("status `error` without an `error` text".into()),
+            (RunStatus::Error, None) => {
+                return invalid("status `error` without an `error` text".into())
+            }
             (RunStatus::Ok, Some(_)) => return invalid("status `ok` with an `error` text".into()),
             _ => {}
         }
@@ -199,7 +214,10 @@ mod tests {
         }
         let mut future = sample_msg();
         future.started_at = now + Duration::days(2);
-        assert!(decode(&future.encode(), now).unwrap_err().to_string().contains("future"));
+        assert!(decode(&future.encode(), now)
+            .unwrap_err()
+            .to_string()
+            .contains("future"));
         let mut nan = sample_msg();
         nan.samples[0].value = f64::NAN;
         // NaN is encoded as null, which is not a number: rejected.

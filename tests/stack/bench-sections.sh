@@ -1,0 +1,250 @@
+# shellcheck shell=bash
+# The sections of `just bench`; sourced by bench.sh, which provides row/note/cpu_seconds/... helpers.
+
+# Start HOST_BIN with a config, output to a file; echo its pid.
+start_host() {
+    local config="$1" out="$2"
+    "$host_bin" --config "$config" >"$out" 2>"$out.log" &
+    echo $!
+}
+
+bench_host() {
+    log "==> host vs collectd: ${HOST_SECONDS}s each, cpu + memory + network at 1 s, both publishing to the broker"
+    local dir="$work/host" topic="bench.host.$(date +%s)"
+    mkdir -p "$dir"
+    cat >"$dir/host.toml" <<TOML
+probe_dirs = ["$ROOT/probes"]
+cache_dir = "$dir/cache"
+[[job]]
+probe = "cpu"
+interval_ms = 1000
+[[job]]
+probe = "memory"
+interval_ms = 1000
+[[job]]
+probe = "bandwidth"
+interval_ms = 1000
+[kafka]
+brokers = "$SONDE_KAFKA_BROKERS"
+topic = "$topic"
+cert_dir = "$SONDE_HOST_CERT_DIR"
+spool_dir = "$dir/spool"
+TOML
+    cat >"$dir/collectd.conf" <<CONF
+Interval 1
+BaseDir "$dir"
+PIDFile "$dir/collectd.pid"
+PluginDir "/usr/lib/collectd"
+TypesDB "/usr/share/collectd/types.db"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "$dir/collectd.log"
+</Plugin>
+LoadPlugin cpu
+LoadPlugin memory
+LoadPlugin interface
+LoadPlugin write_kafka
+<Plugin write_kafka>
+  Property "metadata.broker.list" "$SONDE_KAFKA_BROKERS"
+  Property "security.protocol" "ssl"
+  Property "ssl.ca.location" "$SONDE_HOST_CERT_DIR/ca.pem"
+  Property "ssl.certificate.location" "$SONDE_HOST_CERT_DIR/service.cert"
+  Property "ssl.key.location" "$SONDE_HOST_CERT_DIR/service.key"
+  <Topic "bench.collectd">
+    Format JSON
+  </Topic>
+</Plugin>
+CONF
+    # Compile the probes into the cache first: steady state is what is compared.
+    "$host_bin" --probes "$ROOT"/probes/{cpu,memory,bandwidth}.wasm --cache-dir "$dir/cache" --once >/dev/null 2>&1 || true
+
+    local host_pid cd_pid
+    host_pid="$(start_host "$dir/host.toml" "$dir/host.out")"
+    pids+=("$host_pid")
+    LD_LIBRARY_PATH="$DEV/bench-lib" /usr/sbin/collectd -f -C "$dir/collectd.conf" >"$dir/collectd.out" 2>&1 &
+    cd_pid=$!
+    pids+=("$cd_pid")
+    sleep "$HOST_SECONDS"
+    local host_cpu cd_cpu host_rss cd_rss
+    host_cpu="$(cpu_seconds "$host_pid")"
+    host_rss="$(peak_rss_mb "$host_pid")"
+    cd_cpu="$(cpu_seconds "$cd_pid")"
+    cd_rss="$(peak_rss_mb "$cd_pid")"
+    kill -TERM "$host_pid" "$cd_pid" 2>/dev/null || true
+    wait "$host_pid" "$cd_pid" 2>/dev/null || true
+    grep -q "write_kafka" "$dir/collectd.log" 2>/dev/null || true
+    row "host CPU seconds over ${HOST_SECONDS} s (cpu, memory, bandwidth at 1 s → Kafka/mTLS)" \
+        "$host_cpu s" "collectd: $cd_cpu s" "$(ratio "$host_cpu" "$cd_cpu")×" "≤ 1.0×"
+    row "peak RSS over the same ${HOST_SECONDS} s" "$host_rss MB" "collectd: $cd_rss MB" "$(ratio "$host_rss" "$cd_rss")×" "—"
+    note "collectd 5.12 (Debian) with cpu, memory, interface at Interval 1, write_kafka (JSON) to the same TLS broker, librdkafka from the confluent-kafka wheel; both ran at the same time."
+}
+
+bench_http() {
+    log "==> HTTP checks: $HTTP_CHECKS checks of a 100 KB nginx page with a body regex at $HTTP_RATE/s, Sonde vs blackbox_exporter"
+    local dir="$work/http" nginx_port bb_port
+    mkdir -p "$dir/www"
+    nginx_port="$(free_tcp_port)"
+    python3 - "$dir/www/page.html" <<'PY'
+import sys
+filler = "<p>" + "lorem ipsum dolor sit amet " * 36 + "</p>\n"
+body = "<html><body>\n" + filler * (100_000 // len(filler)) + "<p>service status: healthy</p></body></html>\n"
+open(sys.argv[1], "w").write(body)
+PY
+    cat >"$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp;
+    fastcgi_temp_path $dir/tmp;
+    uwsgi_temp_path $dir/tmp;
+    scgi_temp_path $dir/tmp;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        root $dir/www;
+    }
+}
+CONF
+    mkdir -p "$dir/tmp"
+    /usr/sbin/nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log" &
+    pids+=("$!")
+    local url="http://127.0.0.1:$nginx_port/page.html" regex='status: (healthy|ok)'
+    for _ in $(seq 50); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
+    curl -sf -o /dev/null "$url" || die "nginx did not start; see $dir/nginx-error.log"
+
+    # Sonde: JOBS http-check jobs whose intervals add up to HTTP_RATE checks/s.
+    local jobs=50 interval_ms seconds
+    interval_ms=$((jobs * 1000 / HTTP_RATE))
+    seconds=$(((HTTP_CHECKS + HTTP_RATE - 1) / HTTP_RATE))
+    {
+        echo "cache_dir = \"$dir/cache\""
+        echo "max_concurrency = 64"
+        for i in $(seq "$jobs"); do
+            cat <<TOML
+[[job]]
+name = "check-$i"
+probe = "$ROOT/probes/http-check.wasm"
+interval_ms = $interval_ms
+allow_http = ["http://127.0.0.1:$nginx_port"]
+params = { url = "$url", regex = "$regex" }
+TOML
+        done
+    } >"$dir/host.toml"
+    "$host_bin" --cache-dir "$dir/cache" probes describe "$ROOT/probes/http-check.wasm" >/dev/null 2>&1 || true
+    local host_pid host_cpu checks
+    host_pid="$(start_host "$dir/host.toml" "$dir/host.out")"
+    pids+=("$host_pid")
+    sleep "$seconds"
+    host_cpu="$(cpu_seconds "$host_pid")"
+    kill -TERM "$host_pid" 2>/dev/null || true
+    wait "$host_pid" 2>/dev/null || true
+    checks="$(grep -c '"probe":"http-check"' "$dir/host.out" || true)"
+    local matched
+    matched="$(grep -c '"name":"http.check.regex_match","value":1' "$dir/host.out" || true)"
+    [[ "$checks" -gt 0 ]] || die "Sonde ran no http checks; see $dir/host.out.log"
+
+    # blackbox_exporter with the same page and regex, driven at the same rate.
+    bb_port="$(free_tcp_port)"
+    cat >"$dir/blackbox.yml" <<YML
+modules:
+  http_regex:
+    prober: http
+    timeout: 5s
+    http:
+      fail_if_body_not_matches_regexp: ["$regex"]
+YML
+    prometheus-blackbox-exporter --config.file="$dir/blackbox.yml" --web.listen-address="127.0.0.1:$bb_port" \
+        >"$dir/blackbox.log" 2>&1 &
+    local bb_pid=$!
+    pids+=("$bb_pid")
+    for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$bb_port/metrics" && break; sleep 0.1; done
+    local bb_before bb_after bb_result bb_ok
+    bb_before="$(cpu_seconds "$bb_pid")"
+    bb_result="$("$py" "$ROOT/tests/bench/drive_http.py" --count "$HTTP_CHECKS" --rate "$HTTP_RATE" \
+        --url "http://127.0.0.1:$bb_port/probe?module=http_regex&target=$url")"
+    bb_after="$(cpu_seconds "$bb_pid")"
+    bb_ok="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ok"])' "$bb_result")"
+    kill -TERM "$bb_pid" 2>/dev/null || true
+
+    local sonde_ms bb_ms
+    sonde_ms="$(python3 -c "print(f'{$host_cpu * 1000 / $checks:.3f}')")"
+    bb_ms="$(python3 -c "print(f'{($bb_after - $bb_before) * 1000 / $HTTP_CHECKS:.3f}')")"
+    row "HTTP check CPU per check (100 KB page, body regex, $HTTP_RATE checks/s)" \
+        "$sonde_ms ms ($checks checks, $matched matched)" "blackbox_exporter: $bb_ms ms ($bb_ok/$HTTP_CHECKS ok)" \
+        "$(ratio "$sonde_ms" "$bb_ms")×" "≤ 0.8×"
+    note "HTTP: Sonde CPU counts the whole host process (start-up included) over $checks runs; blackbox_exporter CPU counts only the exporter process (the Python driver is not counted)."
+}
+
+bench_e2e() {
+    log "==> end-to-end latency at $E2E_RATE runs/s for ${E2E_SECONDS}s: probe run start → row committed"
+    local dir="$work/e2e" topic="bench.e2e.$(date +%s)" db="sonde_bench_e2e"
+    mkdir -p "$dir"
+    fresh_db "$db"
+    local jobs=100 interval_ms
+    interval_ms=$((jobs * 1000 / E2E_RATE))
+    {
+        echo "cache_dir = \"$dir/cache\""
+        echo "max_concurrency = 32"
+        for i in $(seq "$jobs"); do
+            printf '[[job]]\nname = "mem-%s"\nprobe = "%s"\ninterval_ms = %s\n' "$i" "$ROOT/probes/memory.wasm" "$interval_ms"
+        done
+        cat <<TOML
+[kafka]
+brokers = "$SONDE_KAFKA_BROKERS"
+topic = "$topic"
+cert_dir = "$SONDE_HOST_CERT_DIR"
+spool_dir = "$dir/spool"
+options = { "linger.ms" = "5" }
+TOML
+    } >"$dir/host.toml"
+    cat >"$dir/recorder.ini" <<INI
+[recorder]
+kafka.bootstrap_servers = $SONDE_KAFKA_BROKERS
+kafka.topic = $topic
+kafka.group_id = bench-e2e
+kafka.ssl.cafile = $SONDE_RECORDER_CERT_DIR/ca.pem
+kafka.ssl.certfile = $SONDE_RECORDER_CERT_DIR/service.cert
+kafka.ssl.keyfile = $SONDE_RECORDER_CERT_DIR/service.key
+kafka.option.session.timeout.ms = 6000
+kafka.option.heartbeat.interval.ms = 1000
+postgres.host = $SONDE_PG_HOST
+postgres.port = $SONDE_PG_PORT
+postgres.database = $db
+postgres.user = $SONDE_PG_USER
+postgres.passwordfile = $SONDE_PG_PASSWORDFILE
+postgres.ssl.rootcertfile = $SONDE_PG_ROOTCERT
+batch.max_delay_ms = 50
+INI
+    "$recorder_bin" --config "$dir/recorder.ini" >"$dir/recorder.log" 2>&1 &
+    local rec_pid=$!
+    pids+=("$rec_pid")
+    # Let the recorder join its group before runs start flowing.
+    sleep 8
+    local host_pid
+    host_pid="$(start_host "$dir/host.toml" "$dir/host.out")"
+    pids+=("$host_pid")
+    sleep "$E2E_SECONDS"
+    kill -TERM "$host_pid" 2>/dev/null || true
+    wait "$host_pid" 2>/dev/null || true
+    sleep 3
+    kill -TERM "$rec_pid" 2>/dev/null || true
+    wait "$rec_pid" 2>/dev/null || true
+    local stats
+    # Skip the first 5 s (probes compiling, producer connecting).
+    stats="$(psql -X -tA -F ' ' "$(pg_dsn "$db")" -c "
+        WITH r AS (SELECT extract(epoch FROM recorded_at - started_at) * 1000 AS ms FROM probe_run
+                   WHERE started_at > (SELECT min(started_at) FROM probe_run) + interval '5 s')
+        SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+               round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+               round(count(*) / greatest($E2E_SECONDS - 5, 1)::numeric, 0) FROM r")"
+    local n p50 p99 rate
+    read -r n p50 p99 rate <<<"$stats"
+    row "end-to-end latency, probe run start → row committed (${rate} runs/s measured)" \
+        "p50 $p50 ms, p99 $p99 ms ($n runs)" "—" "—" "p99 ≤ 200 ms"
+}

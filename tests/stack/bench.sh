@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `just bench`: measure Sonde against the tools people run today, in one run on this machine,
+# and print one markdown table (also written to bench-results/).
+#
+# Sections (each can be skipped with BENCH_SKIP="recorder host http probe e2e"):
+#   recorder  recorder ingest vs psql \copy vs one INSERT+COMMIT per row vs a kafka-python+psycopg2 consumer
+#   host      host CPU seconds and peak RSS over 60 s (cpu, memory, bandwidth at 1 s) vs collectd
+#   http      CPU per 10,000 HTTP checks of a 100 KB nginx page with a regex vs blackbox_exporter
+#   probe     one probe run through the host vs the same computation natively (criterion)
+#   e2e       probe run start -> row committed in PostgreSQL, p50/p99 at 1,000 runs/s
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BENCH_SKIP="${BENCH_SKIP:-}"
+HOST_SECONDS="${HOST_SECONDS:-60}"
+HTTP_CHECKS="${HTTP_CHECKS:-10000}"
+HTTP_RATE="${HTTP_RATE:-500}"
+E2E_RATE="${E2E_RATE:-1000}"
+E2E_SECONDS="${E2E_SECONDS:-30}"
+
+work="$DEV/bench"
+out_dir="$ROOT/bench-results"
+mkdir -p "$work" "$out_dir"
+rows="$work/rows.md"
+: >"$rows"
+notes="$work/notes.md"
+: >"$notes"
+
+skip() { [[ " $BENCH_SKIP " == *" $1 "* ]]; }
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@" >>"$rows"; }
+note() { printf -- '- %s\n' "$*" >>"$notes"; }
+clk_tck="$(getconf CLK_TCK)"
+# CPU seconds (user + system) a live process has used so far.
+cpu_seconds() { awk -v t="$clk_tck" '{printf "%.3f", ($14 + $15) / t}' "/proc/$1/stat"; }
+# Peak resident set size in MB.
+peak_rss_mb() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
+free_tcp_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# --- prerequisites -------------------------------------------------------------------------
+"$STACK_DIR/bench-prereqs.sh"
+venv="$DEV/bench-venv"
+py="$venv/bin/python"
+
+log "==> building (release) and starting the stack"
+"$STACK_DIR/build-probes.sh" >"$work/build-probes.log" 2>&1 || die "building probes failed; see $work/build-probes.log"
+(cd "$ROOT" && cargo build --release -q -p sonde-host -p sonde-recorder) || die "cargo build --release failed"
+host_bin="$ROOT/target/release/host"
+recorder_bin="$ROOT/target/release/recorder"
+"$STACK_DIR/up.sh"
+set -a
+# shellcheck disable=SC1091
+source "$DEV/env"
+set +a
+export PGPASSWORD
+PGPASSWORD="$(cat "$SONDE_PG_PASSWORDFILE")"
+pg_dsn() { echo "host=$SONDE_PG_HOST port=$SONDE_PG_PORT user=$SONDE_PG_USER dbname=$1 sslmode=verify-full sslrootcert=$SONDE_PG_ROOTCERT"; }
+fresh_db() {
+    psql -q -X "$(pg_dsn "$SONDE_PG_DATABASE")" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+}
+source "$STACK_DIR/bench-sections.sh"
+
+skip recorder || bench_recorder
+skip host || bench_host
+skip http || bench_http
+skip probe || bench_probe
+skip e2e || bench_e2e
+
+stamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(uname -r)"
+report="$out_dir/bench-$stamp.md"
+{
+    echo "## Sonde benchmark — $stamp"
+    echo
+    echo "Machine: $machine. All figures measured in this one run; ratios compare against the baseline measured alongside."
+    echo
+    echo "| measurement | Sonde | baseline | ratio | goal |"
+    echo "|---|---|---|---|---|"
+    cat "$rows"
+    echo
+    if [[ -s "$notes" ]]; then
+        echo "Notes:"
+        cat "$notes"
+    fi
+} >"$report"
+cp "$report" "$out_dir/latest.md"
+cat "$report"
+log "written to $report"
