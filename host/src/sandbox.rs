@@ -89,7 +89,12 @@ pub fn new_store(engine: &Engine, caps: &JobCapabilities) -> Store<ProbeState> {
             state.timed_out = true;
             return Ok(UpdateDeadline::Interrupt);
         }
-        Ok(UpdateDeadline::Yield(1))
+        // tokio's yield_now puts the task at the back of the run queue, so other jobs'
+        // tasks run before the spinning one is polled again.
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
     });
     store
 }

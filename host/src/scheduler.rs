@@ -142,7 +142,11 @@ async fn job_loop(
     let mut missed_total: u64 = 0;
     loop {
         let interval = job.interval();
-        let due = start + interval * (tick as u32) + jitter(interval);
+        let offset_nanos = interval
+            .as_nanos()
+            .saturating_mul(tick as u128)
+            .min(u64::MAX as u128) as u64;
+        let due = start + Duration::from_nanos(offset_nanos) + jitter(interval);
         tokio::select! {
             _ = tokio::time::sleep_until(due) => {}
             _ = stop_rx.changed() => return,
