@@ -92,7 +92,7 @@ wait_port_open() {
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi
-        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+        if [[ -n "$pid" ]] && ! alive "$pid"; then
             die "$what exited during start; last lines of $logfile:
 $(tail -n 20 "$logfile" 2>/dev/null)"
         fi
@@ -114,6 +114,15 @@ live_pid() {
     printf '%s\n' "$pid"
 }
 
+# True while PID runs. A zombie does not count: the init process of some containers is slow
+# or never reaps daemons that were re-parented to it.
+alive() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)"
+    [[ "$state" != Z ]]
+}
+
 # Stop the process recorded in PIDFILE (TERM, then KILL after SECONDS), remove the file.
 # WHAT must appear in its command line (tansu, stunnel, postgres).
 stop_pidfile() {
@@ -121,10 +130,10 @@ stop_pidfile() {
     if pid="$(live_pid "$pidfile" "$what")"; then
         kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < seconds * 10; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$pid" || break
             sleep 0.1
         done
-        if kill -0 "$pid" 2>/dev/null; then
+        if alive "$pid"; then
             log "$what (pid $pid) ignored TERM for ${seconds}s; sending KILL"
             kill -KILL "$pid" 2>/dev/null || true
             sleep 0.2
