@@ -63,47 +63,64 @@ batch.max_delay_ms = 200
     )
 }
 
-/// A running `recorder` process; killed on drop.
+/// A running `recorder` process; killed on drop. Its log goes to a file (printed when the
+/// test fails), or to `$SONDE_RECORDER_LOG_DIR` with consumer-group debugging when set.
 pub struct Recorder {
     pub child: Child,
     _dir: tempfile::TempDir,
     pub ini_path: PathBuf,
+    pub log_path: PathBuf,
 }
 
 impl Recorder {
     pub fn start(t: &Target, extra: &str) -> Recorder {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = tempfile::tempdir().expect("temp dir");
         let ini_path = dir.path().join("recorder.ini");
-        // SONDE_RECORDER_LOG_DIR: one log file per recorder, with consumer-group debugging.
         let log_dir = std::env::var_os("SONDE_RECORDER_LOG_DIR").map(PathBuf::from);
         let extra = match &log_dir {
             Some(_) => format!("{extra}\nkafka.option.debug = cgrp\n"),
             None => extra.to_owned(),
         };
         std::fs::write(&ini_path, ini(t, &extra)).expect("write recorder.ini");
-        let stderr = match &log_dir {
-            Some(dir) => {
-                static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let file = std::fs::File::create(dir.join(format!("{}-{n}.log", t.topic)))
-                    .expect("log file");
-                Stdio::from(file)
-            }
-            None => Stdio::inherit(),
+        let log_path = match &log_dir {
+            Some(d) => d.join(format!("{}-{n}.log", t.topic)),
+            None => dir.path().join("recorder.log"),
         };
+        let log = std::fs::File::create(&log_path).expect("log file");
         let mut command = recorder_command(&ini_path);
+        command.env("NO_COLOR", "1");
         if log_dir.is_some() && std::env::var_os("RUST_LOG").is_none() {
-            command.env("RUST_LOG", "debug,librdkafka=debug,tokio_postgres=info");
+            command.env("RUST_LOG", "debug,librdkafka=trace,tokio_postgres=info");
         }
         let child = command
             .stdout(Stdio::null())
-            .stderr(stderr)
+            .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn recorder");
         Recorder {
             child,
             _dir: dir,
             ini_path,
+            log_path,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Wait until the recorder has logged `needle` (e.g. a partition assignment).
+    pub async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "recorder never logged {needle:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -127,6 +144,13 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- recorder log {} ---\n{}",
+                self.log_path.display(),
+                self.log()
+            );
+        }
     }
 }
 
