@@ -126,6 +126,15 @@ fn jitter(interval: Duration) -> Duration {
     Duration::from_millis(rand::rng().random_range(0..cap_ms))
 }
 
+/// After tick `tick` ran and `elapsed` has passed since the schedule started: the next
+/// tick strictly in the future, and how many ticks in between were missed (skipped, not
+/// queued).
+pub fn next_tick(elapsed: Duration, interval: Duration, tick: u64) -> (u64, u64) {
+    let next = (elapsed.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
+    let next = next.max(tick + 1);
+    (next, next - (tick + 1))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn job_loop(
     mut job: Job,
@@ -176,16 +185,52 @@ async fn job_loop(
         };
         sink.publish(msg);
         drop(_permit);
-        // Next tick strictly in the future; the ones already past are missed, not queued.
         let interval = job.interval();
-        let elapsed = Instant::now().saturating_duration_since(start);
-        let next = (elapsed.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
-        let missed = next.saturating_sub(tick + 1);
+        let (next, missed) = next_tick(
+            Instant::now().saturating_duration_since(start),
+            interval,
+            tick,
+        );
         if missed > 0 {
             missed_total += missed;
             counters.missed_ticks.fetch_add(missed, Ordering::Relaxed);
             tracing::warn!(job = %job.spec.name, missed, missed_total, "run ended after later ticks were due; skipped them");
         }
         tick = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missed_ticks_are_counted_not_queued() {
+        let s = Duration::from_secs(1);
+        let ms = Duration::from_millis;
+        // (elapsed, tick that ran) -> (next tick, missed)
+        let cases = [
+            (ms(10), 0, (1, 0)),   // ran on time
+            (ms(999), 0, (1, 0)),  // ran long, still before the next tick
+            (ms(1000), 0, (2, 1)), // exactly at the next tick: it is past, skip it
+            (ms(3500), 1, (4, 2)), // ticks 2 and 3 missed
+            (ms(500), 3, (4, 0)),  // never schedules backwards
+        ];
+        for (elapsed, tick, want) in cases {
+            assert_eq!(
+                next_tick(elapsed, s, tick),
+                want,
+                "elapsed {elapsed:?} tick {tick}"
+            );
+        }
+    }
+
+    #[test]
+    fn jitter_stays_within_a_tenth_and_a_second() {
+        for _ in 0..100 {
+            assert!(jitter(Duration::from_millis(200)) < Duration::from_millis(20));
+            assert!(jitter(Duration::from_secs(60)) < Duration::from_millis(MAX_JITTER_MS));
+        }
+        assert_eq!(jitter(Duration::from_millis(5)), Duration::ZERO);
     }
 }
