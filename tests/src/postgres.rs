@@ -45,13 +45,13 @@ pub fn verify_full_tls(root_cert: &Path) -> anyhow::Result<MakeTlsConnector> {
 /// connection task on the current tokio runtime.
 pub async fn pg_connect(env: &Env, dbname: &str) -> anyhow::Result<Client> {
     let tls = verify_full_tls(&env.pg_root_cert)?;
-    let (client, connection) = pg_config(env, dbname).connect(tls).await.map_err(|e| {
-        anyhow::anyhow!(
-            "connecting to PostgreSQL {}:{} db {dbname} as {}: {e} ({STACK_DOWN}?)",
-            env.pg_host,
-            env.pg_port,
-            env.pg_user
-        )
+    let connected = pg_config(env, dbname).connect(tls).await;
+    let (client, connection) = connected.map_err(|e| {
+        // `{:#}` of the result shows the cause too (refused, TLS, authentication).
+        anyhow::Error::new(e).context(format!(
+            "connecting to PostgreSQL {}:{} db {dbname} as {} ({STACK_DOWN}?)",
+            env.pg_host, env.pg_port, env.pg_user
+        ))
     })?;
     tokio::spawn(async move {
         // The error surfaces on the client's next call; nothing more to do with it here.
