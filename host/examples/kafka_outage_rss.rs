@@ -41,20 +41,33 @@ fn main() -> anyhow::Result<()> {
     let mut next_report = 0;
     println!("elapsed_s,published,pending,rss_kib,spool_bytes");
     while start.elapsed() < Duration::from_secs(seconds) {
-        let mut msg = RunMessage::new("bench-host", &format!("probe-{}", sent % 8), "0.1.0", "job", Utc::now());
+        let mut msg = RunMessage::new(
+            "bench-host",
+            &format!("probe-{}", sent % 8),
+            "0.1.0",
+            "job",
+            Utc::now(),
+        );
         for i in 0..12 {
             msg.samples.push(Sample {
                 name: "system.cpu.utilization".into(),
                 value: i as f64 / 10.0,
                 unit: "1".into(),
-                labels: [("state".to_string(), format!("state-{i}")), ("cpu".to_string(), "0".to_string())].into(),
+                labels: [
+                    ("state".to_string(), format!("state-{i}")),
+                    ("cpu".to_string(), "0".to_string()),
+                ]
+                .into(),
             });
         }
         sink.publish(msg);
         sent += 1;
         let elapsed = start.elapsed().as_secs();
         if elapsed >= next_report {
-            let bytes: u64 = std::fs::read_dir(spool.path())?.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+            let bytes: u64 = std::fs::read_dir(spool.path())?
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum();
             println!("{elapsed},{sent},{},{},{bytes}", sink.pending(), rss_kib());
             next_report += 60;
         }
@@ -63,7 +76,12 @@ fn main() -> anyhow::Result<()> {
             std::thread::sleep(wait);
         }
     }
-    println!("{},{sent},{},{},final", start.elapsed().as_secs(), sink.pending(), rss_kib());
+    println!(
+        "{},{sent},{},{},final",
+        start.elapsed().as_secs(),
+        sink.pending(),
+        rss_kib()
+    );
     sink.shutdown(Duration::ZERO)?;
     Ok(())
 }

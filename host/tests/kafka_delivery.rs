@@ -19,7 +19,13 @@ fn runs_arrive_decoded_in_order_per_key() {
     let topic = unique_topic("host-delivery");
     block_on(create_topic(&env, &topic, 3));
     let spool = tempfile::tempdir().unwrap();
-    let sink = KafkaSink::start(&settings(&env.kafka_brokers, &env.host_cert_dir, &topic, spool.path())).unwrap();
+    let sink = KafkaSink::start(&settings(
+        &env.kafka_brokers,
+        &env.host_cert_dir,
+        &topic,
+        spool.path(),
+    ))
+    .unwrap();
     let mut published = Vec::new();
     for seq in 0..40 {
         let msg = numbered_run("web-1", ["cpu", "memory"][seq as usize % 2], seq);
@@ -27,12 +33,21 @@ fn runs_arrive_decoded_in_order_per_key() {
         sink.publish(msg);
     }
     sink.shutdown(Duration::from_secs(60)).unwrap();
-    assert_eq!(sink.pending(), 0, "everything acknowledged by the broker before shutdown returned");
+    assert_eq!(
+        sink.pending(),
+        0,
+        "everything acknowledged by the broker before shutdown returned"
+    );
 
     let got = consume(&env, &topic, published.len(), Duration::from_secs(60));
     let (counts, per_key) = tally(&got);
     for id in &published {
-        assert_eq!(counts.get(id), Some(&1), "run {id} arrived {:?} times", counts.get(id));
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "run {id} arrived {:?} times",
+            counts.get(id)
+        );
     }
     assert_eq!(per_key.len(), 2);
     assert_ordered_per_key(&per_key);
@@ -53,20 +68,29 @@ fn host_with_wrong_ca_logs_the_tls_failure_and_keeps_runs_spooled() {
         spool_dir: Some(spool.path().to_owned()),
         ..Default::default()
     };
-    let settings = sonde_host::kafka::Settings::resolve(&args, None).unwrap().unwrap();
+    let settings = sonde_host::kafka::Settings::resolve(&args, None)
+        .unwrap()
+        .unwrap();
     let sink = KafkaSink::start(&settings).unwrap();
     for seq in 0..5 {
         sink.publish(numbered_run("web-1", "cpu", seq));
     }
     let ca = wrong_ca.display().to_string();
-    wait_until("the TLS failure in the log", Duration::from_secs(60), || {
-        logs().lines().any(|l| l.contains("TLS handshake with Kafka broker failed") && l.contains(&ca))
-    });
+    wait_until(
+        "the TLS failure in the log",
+        Duration::from_secs(60),
+        || {
+            logs()
+                .lines()
+                .any(|l| l.contains("TLS handshake with Kafka broker failed") && l.contains(&ca))
+        },
+    );
     assert_eq!(sink.pending(), 5, "runs wait in the spool");
     sink.shutdown(Duration::ZERO).unwrap();
     drop(sink);
     // The spool kept them for the next start.
-    let (_, recovery) = sonde_host::kafka::spool::Spool::open(spool.path(), 1 << 30, 1 << 20).unwrap();
+    let (_, recovery) =
+        sonde_host::kafka::spool::Spool::open(spool.path(), 1 << 30, 1 << 20).unwrap();
     assert_eq!(recovery.pending, 5);
 }
 
@@ -78,8 +102,14 @@ fn plaintext_client_is_refused_by_the_tls_port() {
         .set("security.protocol", "plaintext")
         .create()
         .unwrap();
-    let metadata = producer.client().fetch_metadata(None, Duration::from_secs(5));
-    assert!(metadata.is_err(), "a plaintext client got metadata from the TLS port {}", env.kafka_brokers);
+    let metadata = producer
+        .client()
+        .fetch_metadata(None, Duration::from_secs(5));
+    assert!(
+        metadata.is_err(),
+        "a plaintext client got metadata from the TLS port {}",
+        env.kafka_brokers
+    );
 }
 
 #[test]
@@ -98,6 +128,9 @@ fn missing_key_file_fails_at_start_naming_the_file() {
         Ok(_) => panic!("started without a key file"),
         Err(e) => format!("{e:#}"),
     };
-    assert!(err.contains(&certs.path().join("service.key").display().to_string()), "{err}");
+    assert!(
+        err.contains(&certs.path().join("service.key").display().to_string()),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -52,7 +52,16 @@ pub fn verdict(result: &Result<(), (KafkaError, String)>) -> Verdict {
             | C::InvalidRecord
             | C::MessageBatchTooLarge,
         ) => Verdict::Reject(err.to_string()),
-        Some(C::Fatal) => Verdict::Fatal(err.to_string()),
+        // The producer id or epoch is no longer accepted (seen with tansu after librdkafka bumps
+        // the epoch following message timeouts): only a new producer, with a new id, gets through.
+        Some(
+            C::Fatal
+            | C::ProducerFenced
+            | C::InvalidProducerEpoch
+            | C::OutOfOrderSequenceNumber
+            | C::UnknownProducerId
+            | C::InvalidProducerIdMapping,
+        ) => Verdict::Fatal(err.to_string()),
         _ => Verdict::Retry(Some(Observation::Failed(err.to_string()))),
     }
 }
@@ -112,6 +121,11 @@ impl Driver {
                     }
                     Verdict::Retry(obs) => {
                         if !failing {
+                            tracing::debug!(
+                                seq,
+                                in_flight,
+                                "delivery failed, taking back what is queued: {result:?}"
+                            );
                             failing = true;
                             // Later messages must not overtake this one: take them back too.
                             self.producer.purge(PurgeConfig::default().queue());
@@ -152,6 +166,11 @@ impl Driver {
                 spool.rewind();
             }
             if failing && in_flight == 0 {
+                tracing::debug!(
+                    pending = spool.pending(),
+                    ?backoff,
+                    "resending from the oldest unacknowledged message"
+                );
                 spool.rewind();
                 failing = false;
                 resume_at = Instant::now() + backoff;
@@ -162,11 +181,15 @@ impl Driver {
                 && Instant::now() >= resume_at
                 && deadline.is_none_or(|d| Instant::now() < d)
             {
-                in_flight += self.fill(
+                let sent = self.fill(
                     &mut spool,
                     self.window.saturating_sub(in_flight),
                     &mut failing,
                 );
+                if sent > 0 {
+                    tracing::debug!(sent, in_flight, "handed to librdkafka");
+                }
+                in_flight += sent;
             }
             if last_sync.elapsed() >= SYNC_INTERVAL {
                 if let Err(e) = spool.sync() {
@@ -270,6 +293,10 @@ mod tests {
         ));
         assert!(matches!(
             verdict(&err(RDKafkaErrorCode::Fatal)),
+            Verdict::Fatal(_)
+        ));
+        assert!(matches!(
+            verdict(&err(RDKafkaErrorCode::ProducerFenced)),
             Verdict::Fatal(_)
         ));
     }
