@@ -1,6 +1,7 @@
 //! Private broker and PostgreSQL instances for fault drills: a test that stops the TLS
 //! front or restarts PostgreSQL does it to its own instance, never to the shared stack.
-//! They reuse the shared PKI (`.dev/pki`), so `just up` must have run once.
+//! They use the local PKI (`.dev/pki`, made on first use), and their `env()` points the
+//! certificate settings at it, so drills work even when `SONDE_*` name another cluster.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,12 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::env::{workspace_root, Env};
+
+/// The local PKI (`tests/stack/pki.sh` makes it once; later calls return at once).
+fn local_pki() -> PathBuf {
+    run_script("pki.sh", &[]);
+    workspace_root().join(".dev/pki")
+}
 
 /// A port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, release it).
 ///
@@ -86,6 +93,7 @@ impl PrivateBroker {
     /// # Panics
     /// When the scripts fail, with their output.
     pub fn start() -> PrivateBroker {
+        local_pki();
         for attempt in 1..=START_ATTEMPTS {
             let plain_port = free_port();
             let tls_port = loop {
@@ -122,11 +130,18 @@ impl PrivateBroker {
         format!("127.0.0.1:{}", self.tls_port)
     }
 
-    /// `base` with the Kafka endpoints pointing at this broker (PostgreSQL unchanged).
+    /// `base` with the Kafka endpoints and client certificates pointing at this broker and
+    /// the local PKI (PostgreSQL unchanged).
     pub fn env(&self, base: &Env) -> Env {
+        let pki = local_pki();
         Env {
             kafka_brokers: self.brokers(),
             kafka_plain: Some(format!("127.0.0.1:{}", self.plain_port)),
+            kafka_ca: pki.join("ca.pem"),
+            host_cert_dir: pki.join("host"),
+            recorder_cert_dir: pki.join("recorder"),
+            wrong_cert_dir: Some(pki.join("wrong")),
+            pki_dir: Some(pki),
             ..base.clone()
         }
     }
@@ -169,6 +184,7 @@ impl PrivatePostgres {
     /// # Panics
     /// When the scripts fail, with their output.
     pub fn start() -> PrivatePostgres {
+        local_pki();
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
             let pg = PrivatePostgres {
@@ -192,9 +208,11 @@ impl PrivatePostgres {
         self.state_dir.join("password")
     }
 
-    /// `base` with the PostgreSQL settings pointing at this cluster (Kafka unchanged).
+    /// `base` with the PostgreSQL settings pointing at this cluster and the local PKI's CA
+    /// (Kafka unchanged).
     pub fn env(&self, base: &Env) -> Env {
         Env {
+            pg_root_cert: local_pki().join("ca.pem"),
             pg_host: "localhost".to_owned(),
             pg_port: self.port,
             pg_user: "sonde".to_owned(),

@@ -12,6 +12,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ -f "$PKI/.complete" ]] && exit 0
+# Tests starting private instances may call this concurrently on a fresh checkout: one
+# makes the PKI, the others wait and use it.
+mkdir -p "$DEV"
+exec 8>"$DEV/pki.lock"
+flock -w 60 8 || die "another pki.sh holds $DEV/pki.lock for 60s"
+[[ -f "$PKI/.complete" ]] && exit 0
 
 command -v openssl >/dev/null 2>&1 || die "openssl not found (apt-get install openssl)"
 log "pki: creating test PKI in $PKI"
