@@ -31,6 +31,7 @@ pub fn free_port() -> u16 {
 /// able to reach it, which rules out private temp dirs; `just down` stops what is left there).
 fn private_state_dir(kind: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
+    stop_orphans();
     let dir = workspace_root().join(".dev/private").join(format!(
         "{kind}-{}-{}",
         std::process::id(),
@@ -38,6 +39,37 @@ fn private_state_dir(kind: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// Stops and removes private instances whose test process is gone without dropping them
+/// (killed by a timeout, say), so they do not pile up until the next `just down`.
+/// Directories are named `<kind>-<pid>-<n>` after the process that made them.
+fn stop_orphans() {
+    let Ok(entries) = std::fs::read_dir(workspace_root().join(".dev/private")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mut parts = name.splitn(3, '-');
+        let (Some(kind), Some(pid)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let owner_alive = Path::new("/proc").join(pid).exists();
+        if owner_alive || pid.parse::<u32>().is_err() {
+            continue;
+        }
+        let script = match kind {
+            "broker" => "broker.sh",
+            "pg" => "postgres.sh",
+            _ => continue,
+        };
+        let dir = entry.path();
+        let _ = Command::new(workspace_root().join("tests/stack").join(script))
+            .arg("stop")
+            .arg(&dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// Runs `tests/stack/<script> <args>`; panics with its output when it fails.
