@@ -183,7 +183,9 @@ async fn job_loop(
                 counters.failed.fetch_add(1, Ordering::Relaxed)
             }
         };
+        let (run_id, status) = (msg.run_id, msg.status);
         sink.publish(msg);
+        tracing::debug!(job = %job.spec.name, %run_id, ?status, "run published");
         drop(_permit);
         let interval = job.interval();
         let (next, missed) = next_tick(
