@@ -75,6 +75,23 @@ pub fn consume(
     want: usize,
     patience: Duration,
 ) -> Vec<(String, RunMessage)> {
+    let mut ids = std::collections::HashSet::new();
+    consume_until(env, topic, patience, |got| {
+        if let Some((_, m)) = got.last() {
+            ids.insert(m.run_id);
+        }
+        ids.len() >= want
+    })
+}
+
+/// Consume `topic` from the beginning until `done` (called after each message) says so or
+/// `patience` ran out, then 3 s longer to catch duplicates.
+pub fn consume_until(
+    env: &Env,
+    topic: &str,
+    patience: Duration,
+    mut done: impl FnMut(&[(String, RunMessage)]) -> bool,
+) -> Vec<(String, RunMessage)> {
     let group = sonde_tests::unique_topic("group");
     let consumer: BaseConsumer = test_consumer_config(env, &env.host_cert_dir, &group)
         .create()
@@ -83,7 +100,6 @@ pub fn consume(
         .subscribe(&[topic])
         .unwrap_or_else(|e| panic!("subscribe {topic}: {e}"));
     let mut got = Vec::new();
-    let mut ids = std::collections::HashSet::new();
     let deadline = Instant::now() + patience;
     let mut linger_until: Option<Instant> = None;
     while Instant::now() < linger_until.unwrap_or(deadline) {
@@ -98,14 +114,13 @@ pub fn consume(
                             m.offset()
                         )
                     });
-                ids.insert(msg.run_id);
                 got.push((key, msg));
+                if linger_until.is_none() && done(&got) {
+                    linger_until = Some(Instant::now() + Duration::from_secs(3));
+                }
             }
             Some(Err(e)) => eprintln!("consumer: {e}"),
             None => {}
-        }
-        if ids.len() >= want && linger_until.is_none() {
-            linger_until = Some(Instant::now() + Duration::from_secs(3));
         }
     }
     got
