@@ -47,6 +47,17 @@ test:
     cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
     cargo nextest run --workspace --no-fail-fast
 
+# The whole-pipeline fault drills at full length (2 min broker outage, ...); `just test` runs them shortened.
+test-long:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    trap 'tests/stack/down.sh' EXIT
+    tests/stack/up.sh
+    tests/stack/build-probes.sh
+    cargo build -p sonde-host -p sonde-recorder
+    cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+    SONDE_DRILL_SCALE=long cargo nextest run -p sonde-tests -E 'binary(/^pipeline_/)' --no-fail-fast
+
 # Start everything, run all four probes and the recorder for ~20 s, print what landed in PostgreSQL.
 demo:
     tests/stack/demo.sh
