@@ -2,7 +2,8 @@
 //! stays until its delivery report succeeds.
 //!
 //! Files in the spool directory: segments `<first seq>.seg` (see [`record`] for the
-//! record layout) and `cursor`, the lowest sequence number not yet acknowledged.
+//! record layout), `cursor`, the lowest sequence number not yet acknowledged, and `lock`,
+//! the pid of the one process using the directory.
 //!
 //! Durability: [`Spool::append`] writes the whole record with one `write` call, so once it
 //! returns the record survives a crash of the process (it is in the page cache).
@@ -10,6 +11,7 @@
 //! it periodically, so a power failure loses at most what was appended since the last sync.
 //! A stale cursor only means already-delivered messages are sent again (at-least-once).
 
+mod lock;
 pub mod record;
 mod segment;
 
@@ -18,6 +20,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use lock::DirLock;
 use segment::{Segment, SegmentReader};
 
 pub use record::Record;
@@ -54,6 +57,7 @@ pub struct Recovery {
 
 #[derive(Debug)]
 pub struct Spool {
+    _lock: DirLock,
     dir: PathBuf,
     max_bytes: u64,
     segment_bytes: u64,
@@ -79,6 +83,7 @@ impl Spool {
         segment_bytes: u64,
     ) -> Result<(Self, Recovery), SpoolError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock = DirLock::acquire(dir).map_err(io_err(dir))?;
         let mut bases = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_err(dir))? {
             let entry = entry.map_err(io_err(dir))?;
@@ -115,6 +120,7 @@ impl Spool {
         let next_seq = end.unwrap_or(cursor).max(cursor);
         let total_bytes = segments.iter().map(|s| s.bytes).sum();
         let mut spool = Spool {
+            _lock: lock,
             dir: dir.to_owned(),
             max_bytes,
             segment_bytes: segment_bytes.max(1),
