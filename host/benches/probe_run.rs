@@ -3,7 +3,8 @@
 //! - `cpu_run/host`: one run of the cpu probe (host-metrics call, deltas in wasm, samples
 //!   lifted back, message built) on a live instance;
 //! - `cpu_run/native`: the same computation in plain Rust (read /proc/stat, deltas,
-//!   utilisation per state and cpu, samples);
+//!   utilisation per state and cpu, samples; like the probe, a cpu whose counters did not
+//!   move since the last call is skipped, which at benchmark call rates is most calls);
 //! - `instantiate/*`: `InstancePre::instantiate` of the cpu probe, on-demand vs pooling
 //!   allocator;
 //! - `load_from_disk_cache`: read + sha256 + deserialize + link of a cached component.
@@ -74,6 +75,11 @@ impl NativeCpu {
                 .map(|(n, b)| n.saturating_sub(b))
                 .collect();
             let total: u64 = delta.iter().sum();
+            // Like the probe: a cpu whose counters did not move keeps its older reading.
+            if total == 0 && before != [0; 8] {
+                now.push((t.cpu, before));
+                continue;
+            }
             let label = t.cpu.map_or_else(|| "total".to_string(), |n| n.to_string());
             for (state, d) in STATES.iter().zip(&delta) {
                 samples.push(Sample {

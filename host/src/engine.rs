@@ -51,6 +51,11 @@ pub fn engine_config(allocator: InstanceAllocator) -> Config {
 
 impl Runtime {
     /// Build the engine and start its epoch ticker. `cache_dir: None` disables the disk cache.
+    ///
+    /// Uses the on-demand allocator: the pooling allocator instantiates faster (benchmark
+    /// `instantiate/*`: about 15 µs against 35 µs for the cpu probe) but instances are made
+    /// only when a job starts or after a failed run, while the pool needs a fixed number of
+    /// slots sized for every job a host.toml may list.
     pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
         Runtime::with_allocator(cache_dir, InstanceAllocator::OnDemand)
     }
