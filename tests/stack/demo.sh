@@ -132,13 +132,16 @@ psql_demo -c "SELECT r.probe, count(DISTINCT r.run_id) AS runs,
                      count(*) FILTER (WHERE r.status = 'error') AS failed_runs,
                      (SELECT count(*) FROM measurement m JOIN series s ON s.id = m.series_id WHERE s.probe = r.probe) AS samples
               FROM probe_run r GROUP BY r.probe ORDER BY r.probe"
-echo "== latest values =="
+echo "== latest values (cpu total, memory, busiest interface, http) =="
 psql_demo -c "SELECT DISTINCT ON (s.probe, s.metric, s.labels) s.probe, s.metric, s.labels::text AS labels,
-                     round(m.value::numeric, 4) AS value, m.time
+                     round(m.value::numeric, 4) AS value, s.unit, m.time
               FROM measurement m JOIN series s ON s.id = m.series_id
-              WHERE (s.labels->>'cpu') IS NULL OR s.labels->>'cpu' IN ('total')
-              ORDER BY s.probe, s.metric, s.labels, m.time DESC
-              LIMIT 40"
+              WHERE (s.probe = 'cpu' AND s.labels->>'cpu' = 'total' AND s.labels->>'state' IN ('user', 'system', 'idle', 'iowait'))
+                 OR (s.probe = 'memory' AND s.metric IN ('system.memory.utilization', 'system.memory.usage'))
+                 OR (s.probe = 'bandwidth' AND s.metric = 'system.network.io' AND s.labels->>'interface' = 'lo')
+                 OR (s.probe = 'http-check' AND s.metric <> 'http.check.duration')
+                 OR (s.probe = 'http-check' AND s.labels->>'phase' IN ('total', 'first_byte'))
+              ORDER BY s.probe, s.metric, s.labels, m.time DESC"
 echo "== failed runs =="
 psql_demo -c "SELECT probe, job, started_at, error FROM probe_run WHERE status = 'error' ORDER BY started_at DESC LIMIT 10"
 echo "== dead letters =="
