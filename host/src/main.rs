@@ -8,7 +8,10 @@ use sonde_host::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     sonde_host::logging::init(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("host: cannot start the async runtime: {e}");

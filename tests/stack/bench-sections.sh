@@ -248,3 +248,56 @@ INI
     row "end-to-end latency, probe run start → row committed (${rate} runs/s measured)" \
         "p50 $p50 ms, p99 $p99 ms ($n runs)" "—" "—" "p99 ≤ 200 ms"
 }
+
+bench_recorder() {
+    log "==> recorder ingest: 1,000,000 samples vs psql \\copy vs INSERT+COMMIT per row vs kafka-python+psycopg2"
+    local dir="$work/recorder" out
+    mkdir -p "$dir"
+    out="$(cd "$ROOT" && cargo bench -q -p sonde-recorder --bench ingest 2>"$dir/ingest.log")" \
+        || die "recorder ingest bench failed; see $dir/ingest.log"
+    printf '%s\n' "$out" >"$dir/ingest.md"
+    local result recorder_rate copy_rate per_row_rate topic
+    result="$(grep '^BENCH_RESULT ' <<<"$out" | tail -n1)"
+    [[ -n "$result" ]] || die "recorder ingest bench printed no BENCH_RESULT line; see $dir/ingest.md"
+    eval "${result#BENCH_RESULT }"
+    # shellcheck disable=SC2154  # set by the eval above
+    row "recorder ingest, samples/s (Kafka mTLS → PostgreSQL SSL, binary COPY, exactly-once)" \
+        "$recorder_rate" "psql \\copy: $copy_rate" "$(ratio "$recorder_rate" "$copy_rate")×" "≥ 0.5×"
+    row "recorder ingest vs one INSERT + COMMIT per row" \
+        "$recorder_rate" "per-row: $per_row_rate" "$(ratio "$recorder_rate" "$per_row_rate")×" "≥ 50×"
+
+    # The earlier systems' consumer, on the same pre-filled topic, for a fixed time budget.
+    local db="sonde_bench_seed" seed seed_rate
+    fresh_db "$db"
+    seed="$("$py" "$ROOT/tests/bench/seed_consumer.py" --brokers "$SONDE_KAFKA_BROKERS" --topic "$topic" \
+        --ca "$SONDE_RECORDER_CERT_DIR/ca.pem" --cert "$SONDE_RECORDER_CERT_DIR/service.cert" \
+        --key "$SONDE_RECORDER_CERT_DIR/service.key" --dsn "$(pg_dsn "$db")" --seconds 20 2>"$dir/seed.log")" \
+        || die "seed-style consumer failed; see $dir/seed.log"
+    seed_rate="$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(round(r["samples"]/r["seconds"]) if r["seconds"] else 0)' "$seed")"
+    row "recorder ingest vs Python consumer (kafka-python + psycopg2, INSERT + COMMIT per message)" \
+        "$recorder_rate" "Python: $seed_rate" "$(ratio "$recorder_rate" "$seed_rate")×" "—"
+}
+
+# Mean of a criterion benchmark in nanoseconds.
+criterion_mean_ns() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mean"]["point_estimate"])' \
+        "$ROOT/target/criterion/$1/new/estimates.json"
+}
+fmt_us() { python3 -c "print(f'{$1 / 1000:.1f} µs')"; }
+
+bench_probe() {
+    log "==> probe run overhead: cpu probe through the host vs the same computation natively (criterion)"
+    (cd "$ROOT" && cargo bench -q -p sonde-host --bench probe_run -- --warm-up-time 1 --measurement-time 4) \
+        >"$work/probe_run.log" 2>&1 || die "criterion bench failed; see $work/probe_run.log"
+    local host_ns native_ns pool_ns demand_ns load_ns
+    host_ns="$(criterion_mean_ns cpu_run/host)"
+    native_ns="$(criterion_mean_ns cpu_run/native)"
+    pool_ns="$(criterion_mean_ns instantiate/pooling)"
+    demand_ns="$(criterion_mean_ns instantiate/on_demand)"
+    load_ns="$(criterion_mean_ns load_from_disk_cache)"
+    row "one cpu-probe run through the host (wasm, sandbox, limits) vs native Rust" \
+        "$(fmt_us "$host_ns")" "native: $(fmt_us "$native_ns")" "$(ratio "$host_ns" "$native_ns")×" "—"
+    row "instantiation from the compiled cache (pooling allocator)" \
+        "$(fmt_us "$pool_ns")" "on-demand allocator: $(fmt_us "$demand_ns")" "$(ratio "$pool_ns" "$demand_ns")×" "—"
+    row "load a component from the on-disk compile cache" "$(fmt_us "$load_ns")" "—" "—" "—"
+}
