@@ -240,6 +240,17 @@ postgres.connect_interval_secs = 0.2
     }
 }
 
+impl Drop for Pipeline {
+    /// A failed drill (or `SONDE_DRILL_KEEP=1`) keeps its scratch dir with every host and
+    /// recorder log for a look afterwards.
+    fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var_os("SONDE_DRILL_KEEP").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("drill files kept in {}", self.dir().display());
+        }
+    }
+}
+
 /// The `[[job]]` table of one probe at `interval_ms`, with extra `key = value` lines.
 pub fn job(name: &str, probe_name: &str, interval_ms: u64, extra: &str) -> String {
     format!(
