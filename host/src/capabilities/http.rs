@@ -21,7 +21,13 @@ impl wit::Host for crate::sandbox::ProbeState {
             .deadline
             .saturating_duration_since(Instant::now())
             .as_millis();
-        let timeout_ms = (req.timeout_ms as u128).min(remaining_ms) as u32;
+        // 0 asks for the host's maximum; either way the fetch ends by the run's deadline
+        // (at least 1 ms, since 0 would mean "the host's maximum" to the client).
+        let asked_ms = match req.timeout_ms {
+            0 => self.http.client.limits().max_timeout_ms,
+            t => t,
+        };
+        let timeout_ms = (asked_ms as u128).min(remaining_ms).max(1) as u32;
         let request = crate::http::Request {
             method: req.method,
             url: req.url,
