@@ -253,6 +253,13 @@ async fn verdict(p: &Pipeline, tap: &Tap, expect: Expect) -> Result<Ledger, Stri
             stored.measurements
         ));
     }
+    if stored.probe_run_rows != stored.runs.len() as i64 {
+        problems.push(format!(
+            "probe_run holds {} rows for {} distinct run_ids",
+            stored.probe_run_rows,
+            stored.runs.len()
+        ));
+    }
     if stored.distinct_measurements != stored.measurements {
         problems.push(format!(
             "duplicate measurements: {} rows, {} distinct (series_id, time)",
