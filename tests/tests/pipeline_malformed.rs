@@ -84,7 +84,11 @@ async fn malformed_messages_go_to_dead_letter_and_good_runs_are_not_lost() {
         );
     }
     let distinct: BTreeSet<&Vec<u8>> = bad.iter().map(|(_, p)| p).collect();
-    assert_eq!(distinct.len(), MALFORMED, "malformed payloads must be unique");
+    assert_eq!(
+        distinct.len(),
+        MALFORMED,
+        "malformed payloads must be unique"
+    );
 
     let tap = p.tap();
     let _recorder = p.start_recorder("batch.max_delay_ms = 300");
@@ -98,7 +102,11 @@ async fn malformed_messages_go_to_dead_letter_and_good_runs_are_not_lost() {
         let mut deliveries = Vec::new();
         for (key, payload) in burst {
             let record = FutureRecord::to(&p.topic).key(key).payload(payload);
-            deliveries.push(producer.send_result(record).expect("queue a malformed message"));
+            deliveries.push(
+                producer
+                    .send_result(record)
+                    .expect("queue a malformed message"),
+            );
         }
         for d in deliveries {
             assert!(

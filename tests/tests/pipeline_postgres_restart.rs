@@ -29,13 +29,19 @@ async fn postgres_restart_during_ingest_loses_and_doubles_no_run() {
     let mut recorder = p.start_recorder("batch.max_delay_ms = 500");
     let mut host = p.start_host();
 
-    let mut stored = wait_for_stored(&p, 3, Duration::from_secs(90)).await.runs.len();
+    let mut stored = wait_for_stored(&p, 3, Duration::from_secs(90))
+        .await
+        .runs
+        .len();
     for n in 1..=restarts {
         pg.restart();
         eprintln!("PostgreSQL restart #{n}");
         tokio::time::sleep(between).await;
         // Ingest resumed before the next fault.
-        stored = wait_for_stored(&p, stored + 1, Duration::from_secs(90)).await.runs.len();
+        stored = wait_for_stored(&p, stored + 1, Duration::from_secs(90))
+            .await
+            .runs
+            .len();
         recorder.assert_running();
     }
     pg.stop();
