@@ -2,9 +2,12 @@
 //!
 //! One engine serves every probe. It has epoch interruption on (a ticker thread
 //! advances the epoch every [`EPOCH_TICK_MS`]), so a spinning probe yields to the
-//! async runtime at each tick and is stopped at its deadline.
+//! async runtime at each tick and is stopped at its deadline. The ticker only ticks
+//! while some wasm may be running ([`Runtime::busy`]): an idle host does not wake up
+//! a hundred times a second.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,6 +23,30 @@ pub const EPOCH_TICK_MS: u64 = 10;
 pub struct Runtime {
     pub engine: Engine,
     cache_dir: Option<PathBuf>,
+    active: Arc<ActiveCalls>,
+}
+
+/// How many callers may be running wasm right now; the epoch ticker sleeps while it is 0.
+#[derive(Default)]
+struct ActiveCalls {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl ActiveCalls {
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.count.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Keeps the epoch ticker running while alive; see [`Runtime::busy`].
+#[must_use = "the ticker stops when the guard is dropped"]
+pub struct BusyGuard(Arc<ActiveCalls>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        *self.0.lock() -= 1;
+    }
 }
 
 /// How instances get their memories, tables and stacks.
@@ -67,11 +94,24 @@ impl Runtime {
     ) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(allocator))
             .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e}"))?;
-        // The ticker holds a weak reference: it ends when the last engine clone is dropped.
+        let active = Arc::new(ActiveCalls::default());
+        // The ticker holds weak references: it ends when the last engine clone is dropped.
         let weak_engine = engine.weak();
+        let weak_active = Arc::downgrade(&active);
         std::thread::Builder::new()
             .name("sonde-epoch".into())
             .spawn(move || loop {
+                {
+                    let Some(active) = weak_active.upgrade() else {
+                        return;
+                    };
+                    let count = active.lock();
+                    // Wake up now and then while idle to notice the runtime going away.
+                    let _idle = active
+                        .changed
+                        .wait_timeout_while(count, Duration::from_secs(1), |n| *n == 0)
+                        .unwrap_or_else(|p| p.into_inner());
+                }
                 std::thread::sleep(Duration::from_millis(EPOCH_TICK_MS));
                 match weak_engine.upgrade() {
                     Some(engine) => engine.increment_epoch(),
@@ -79,7 +119,19 @@ impl Runtime {
                 }
             })
             .context("starting the epoch ticker thread")?;
-        Ok(Runtime { engine, cache_dir })
+        Ok(Runtime {
+            engine,
+            cache_dir,
+            active,
+        })
+    }
+
+    /// Mark wasm as possibly running until the guard is dropped. Every entry into a probe
+    /// (instantiation, `describe`, `run`) must hold one, or its deadline never fires.
+    pub fn busy(&self) -> BusyGuard {
+        *self.active.lock() += 1;
+        self.active.changed.notify_all();
+        BusyGuard(self.active.clone())
     }
 
     /// Compile `wasm` or load its compiled form from the cache (keyed by the sha256 of the

@@ -87,6 +87,7 @@ impl Job {
     }
 
     async fn run_instance(&mut self, host: &Host) -> Result<Vec<Sample>, RunFailure> {
+        let _busy = host.runtime.busy();
         if self.instance.is_none() {
             self.instance = Some(self.probe.instantiate(host, &self.caps).await?);
         }

@@ -1,5 +1,7 @@
 //! Logs go to stderr (stdout carries JSON lines when no broker is configured).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// `verbose`: 0 = info, 1 = debug, 2+ = trace. `RUST_LOG` overrides.
@@ -13,6 +15,7 @@ pub fn init(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

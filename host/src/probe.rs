@@ -135,6 +135,7 @@ impl Host {
             AllowList::deny_all(),
             crate::limits::DEFAULT_MAX_MEMORY_BYTES,
         );
+        let _busy = self.runtime.busy();
         let mut store = new_store(&self.runtime.engine, &caps);
         store.data_mut().deadline = Instant::now() + Duration::from_millis(DESCRIBE_TIMEOUT_MS);
         let probe = pre

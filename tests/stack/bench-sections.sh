@@ -8,6 +8,20 @@ start_host() {
     echo $!
 }
 
+# Create TOPIC with PARTITIONS partitions on the local broker (mutual TLS).
+create_topic() {
+    "$py" - "$1" "$2" <<PY || die "cannot create topic $1"
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+d = "$SONDE_HOST_CERT_DIR"
+admin = AdminClient({"bootstrap.servers": "$SONDE_KAFKA_BROKERS", "security.protocol": "ssl",
+                     "ssl.ca.location": d + "/ca.pem", "ssl.certificate.location": d + "/service.cert",
+                     "ssl.key.location": d + "/service.key"})
+for future in admin.create_topics([NewTopic(sys.argv[1], int(sys.argv[2]), 1)]).values():
+    future.result(30)
+PY
+}
+
 bench_host() {
     log "==> host vs collectd: ${HOST_SECONDS}s each, cpu + memory + network at 1 s, both publishing to the broker"
     local dir="$work/host" topic="bench.host.$(date +%s)"
@@ -221,6 +235,7 @@ postgres.passwordfile = $SONDE_PG_PASSWORDFILE
 postgres.ssl.rootcertfile = $SONDE_PG_ROOTCERT
 batch.max_delay_ms = 50
 INI
+    create_topic "$topic" 4
     "$recorder_bin" --config "$dir/recorder.ini" >"$dir/recorder.log" 2>&1 &
     local rec_pid=$!
     pids+=("$rec_pid")
