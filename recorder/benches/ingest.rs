@@ -46,11 +46,13 @@ async fn bench() {
     // 1. The recorder. Timed from its first committed batch to the last, so process start
     //    and the consumer-group join are not counted.
     eprintln!("recorder…");
-    let mut recorder =
-        common::Recorder::start(&t, "batch.max_rows = 50000\nbatch.max_delay_ms = 500\n");
+    let mut recorder = common::Recorder::start(&t, "batch.max_rows = 50000\n");
     let db = pg_connect(&env, &t.database).await.expect("connect");
     let offsets = "SELECT coalesce(sum(next_offset), 0)::bigint FROM kafka_offset";
     while common::count(&db, offsets).await == 0 {
+        if let Ok(Some(status)) = recorder.child.try_wait() {
+            panic!("recorder exited ({status}):\n{}", recorder.log());
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let started = Instant::now();
