@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use anyhow::Result;
 use chrono::Utc;
-use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::batch::{Batch, Partition};
 use crate::config::Config;
 use crate::consumer::{self, RecorderConsumer};
 use crate::db::PgTarget;
+use crate::pipeline::Pipeline;
 use crate::writer::Writer;
 
 /// Partition creation ahead of time and retention run this often.
@@ -78,6 +78,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     if let Err(e) = writer.maintain().await {
         tracing::warn!("partition maintenance: {e:#}");
     }
+    let mut pipeline = Pipeline::new(writer, abort.clone());
     let subscription = config.subscription();
     let consumer = consumer::subscribe(&config.kafka, &subscription, target, abort.clone())?;
     tracing::info!(
@@ -100,7 +101,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
             _ = stop.changed() => break,
             _ = tokio::time::sleep(wait), if !batch.is_empty() => {
                 apply_rebalances(&consumer, &mut batch, &mut positions);
-                flush(&mut writer, &consumer, &mut batch, &mut abort).await?;
+                flush(&mut pipeline, &consumer, &mut batch).await?;
             }
             message = consumer.recv() => {
                 apply_rebalances(&consumer, &mut batch, &mut positions);
@@ -120,18 +121,19 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
                     Err(e) => tracing::debug!("Kafka: {e}"),
                 }
                 if batch.should_flush(&limits) {
-                    flush(&mut writer, &consumer, &mut batch, &mut abort).await?;
+                    flush(&mut pipeline, &consumer, &mut batch).await?;
                 }
             }
             _ = maintenance.tick() => {
-                if let Err(e) = writer.maintain().await {
+                if let Err(e) = pipeline.settle(&consumer).await?.maintain().await {
                     tracing::warn!("partition maintenance: {e:#}");
                 }
             }
         }
     }
     apply_rebalances(&consumer, &mut batch, &mut positions);
-    flush(&mut writer, &consumer, &mut batch, &mut abort).await?;
+    flush(&mut pipeline, &consumer, &mut batch).await?;
+    pipeline.settle(&consumer).await?;
     tracing::info!("stopped; everything consumed is committed");
     Ok(())
 }
@@ -157,32 +159,14 @@ fn apply_rebalances(
 }
 
 async fn flush(
-    writer: &mut Writer,
+    pipeline: &mut Pipeline,
     consumer: &RecorderConsumer,
     batch: &mut Batch,
-    abort: &mut watch::Receiver<bool>,
 ) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    let b = batch.take();
-    let written = writer.write(&b, abort).await?;
-    tracing::debug!(
-        "committed {} runs ({} duplicates skipped), {} samples, {} dead letters",
-        written.runs,
-        written.duplicate_runs,
-        written.samples,
-        written.dead_letters
-    );
-    // Kafka's committed offsets only serve lag monitoring; PostgreSQL's are the truth.
-    let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), next) in &b.next_offsets {
-        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
-    }
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-        tracing::debug!("Kafka offset commit (informational) failed: {e}");
-    }
-    Ok(())
+    pipeline.submit(batch.take(), consumer).await
 }
 
 /// Just check: configuration valid, Kafka metadata readable, PostgreSQL answers `SELECT 1`.

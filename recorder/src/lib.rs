@@ -11,5 +11,6 @@ pub mod copy_binary;
 pub mod db;
 pub mod migrations;
 pub mod partitions;
+pub mod pipeline;
 pub mod series;
 pub mod writer;

@@ -237,7 +237,7 @@ impl Writer {
             "INSERT INTO kafka_offset (topic, \"partition\", next_offset)
              SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[])
              ON CONFLICT (topic, \"partition\") DO UPDATE
-             SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+             SET next_offset = GREATEST(kafka_offset.next_offset, EXCLUDED.next_offset), updated_at = now()",
             &[&topics, &parts, &offsets],
         )
         .await
