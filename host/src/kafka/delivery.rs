@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, Producer, PurgeConfig, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 
 use super::context::{Report, Signals, SpoolContext};
 use super::link::{Level, Link, Observation};
@@ -21,7 +21,15 @@ pub const SYNC_INTERVAL: Duration = Duration::from_millis(1000);
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-pub type KafkaProducer = ThreadedProducer<SpoolContext>;
+/// Polled by the delivery thread itself: rdkafka's `ThreadedProducer` polls in 100 ms
+/// slices whose last sub-millisecond is a busy loop, which alone cost more CPU than
+/// everything else an idle host does.
+pub type KafkaProducer = BaseProducer<SpoolContext>;
+
+/// While messages are in flight, delivery reports are collected this often.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(5);
+/// Events served per wake-up (one event can carry many delivery reports).
+const EVENTS_PER_POLL: usize = 64;
 
 /// What a delivery report means for its message.
 #[derive(Debug, PartialEq, Eq)]
@@ -102,11 +110,15 @@ impl Driver {
         let mut last_sync = Instant::now();
         loop {
             let now = Instant::now();
-            let wait = if now < resume_at {
+            let mut wait = if now < resume_at {
                 (resume_at - now).min(SYNC_INTERVAL)
             } else {
                 SYNC_INTERVAL
             };
+            if in_flight > 0 {
+                wait = wait.min(IN_FLIGHT_POLL);
+            }
+            self.serve_events();
             let pending = self.signals.take(wait.max(Duration::from_millis(1)));
             let spool_lock = self.spool.clone();
             let mut spool = spool_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -207,6 +219,14 @@ impl Driver {
             }
         }
         // Dropping the producer purges what it still holds; those messages stay spooled.
+    }
+
+    /// Run the delivery-report and error callbacks for what librdkafka has ready, without
+    /// blocking; they push into `signals`.
+    fn serve_events(&self) {
+        for _ in 0..EVENTS_PER_POLL {
+            self.producer.poll(Duration::ZERO);
+        }
     }
 
     /// Hand up to `room` spooled messages to librdkafka; returns how many it took.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use rdkafka::config::FromClientConfigAndContext;
-use rdkafka::producer::ThreadedProducer;
+use rdkafka::producer::BaseProducer;
 use sonde_message::RunMessage;
 
 use super::context::{Signals, SpoolContext};
@@ -75,7 +75,7 @@ impl KafkaSink {
         let make_producer = {
             let signals = signals.clone();
             move || -> Result<KafkaProducer, rdkafka::error::KafkaError> {
-                ThreadedProducer::from_config_and_context(
+                BaseProducer::from_config_and_context(
                     &config,
                     SpoolContext {
                         signals: signals.clone(),
