@@ -152,6 +152,11 @@ async fn bench() {
         recorder_rate / per_row_rate
     );
     println!("\nGoal: ≥ 0.5× COPY, ≥ 50× per-row.");
+    // For `just bench`, which adds a row for the Python consumer on the same topic.
+    println!(
+        "BENCH_RESULT recorder_rate={recorder_rate:.0} copy_rate={copy_rate:.0} per_row_rate={per_row_rate:.0} topic={}",
+        t.topic
+    );
 }
 
 /// Run one psql meta-command over SSL (verify-full) against `db`.

@@ -116,21 +116,36 @@ pub enum DecodeError {
 /// empty host/probe, non-finite values, a `started_at` more than [`MAX_FUTURE_SKEW_SECS`]
 /// in the future, and an `ok` run carrying an error or an `error` run without one.
 pub fn decode(payload: &[u8], now: DateTime<Utc>) -> Result<RunMessage, DecodeError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(payload).map_err(|e| DecodeError::Json(e.to_string()))?;
-    match value.get("v") {
-        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(VERSION as u64) => {}
-        Some(other) => {
-            return Err(DecodeError::Version {
-                found: other.to_string(),
-            })
+    // Fast path: one parse straight into the struct. Only a payload that fails it is
+    // parsed again, to tell a bad version from bad JSON or a bad field.
+    match serde_json::from_slice::<RunMessage>(payload) {
+        Ok(msg) if msg.v == VERSION => {
+            msg.validate(now)?;
+            Ok(msg)
         }
-        None => return Err(DecodeError::Invalid("missing field `v`".into())),
+        Ok(msg) => Err(DecodeError::Version {
+            found: msg.v.to_string(),
+        }),
+        Err(e) => Err(classify_failure(payload, e)),
     }
-    let msg: RunMessage =
-        serde_json::from_value(value).map_err(|e| DecodeError::Invalid(e.to_string()))?;
-    msg.validate(now)?;
-    Ok(msg)
+}
+
+/// Why a payload did not parse as a [`RunMessage`]: not JSON, another version, or a bad field.
+fn classify_failure(payload: &[u8], err: serde_json::Error) -> DecodeError {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        v: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<VersionOnly>(payload) {
+        Err(e) => DecodeError::Json(e.to_string()),
+        Ok(VersionOnly { v: None }) => DecodeError::Invalid("missing field `v`".into()),
+        Ok(VersionOnly { v: Some(v) }) if v.as_u64() != Some(VERSION as u64) => {
+            DecodeError::Version {
+                found: v.to_string(),
+            }
+        }
+        Ok(_) => DecodeError::Invalid(err.to_string()),
+    }
 }
 
 impl RunMessage {
