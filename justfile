@@ -40,6 +40,8 @@ test:
     #!/usr/bin/env bash
     set -euo pipefail
     trap 'tests/stack/down.sh' EXIT
+    # Compiled probes are cached inside the checkout, not in the user's cache directory.
+    export SONDE_CACHE_DIR="$PWD/target/sonde-cache"
     tests/stack/up.sh
     cargo fmt --all -- --check
     tests/stack/build-probes.sh
