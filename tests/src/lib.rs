@@ -9,6 +9,7 @@ mod env;
 mod kafka;
 mod postgres;
 mod private;
+mod recorder_ini;
 
 pub use env::{workspace_root, Env, STACK_DOWN};
 pub use kafka::{
@@ -19,3 +20,4 @@ pub use postgres::{
     create_test_database, pg_config, pg_connect, verify_full_tls, TEST_DATABASE_PREFIX,
 };
 pub use private::{free_port, PrivateBroker, PrivatePostgres};
+pub use recorder_ini::{recorder_ini, RecorderTarget};

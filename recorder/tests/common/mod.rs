@@ -24,42 +24,16 @@ pub struct Target {
 
 /// A `recorder.ini` for `t` (seed key names, `[writer]` section like the seed file).
 pub fn ini(t: &Target, extra: &str) -> String {
-    let env = &t.env;
-    let certs = &env.recorder_cert_dir;
-    format!(
-        "[writer]
-kafka.bootstrap_servers = {brokers}
-kafka.topic = {topic}
-kafka.group_id = {group}
-kafka.ssl.cafile = {ca}
-kafka.ssl.certfile = {cert}
-kafka.ssl.keyfile = {key}
-kafka.option.session.timeout.ms = {session}
-kafka.option.heartbeat.interval.ms = {heartbeat}
-postgres.host = {pg_host}
-postgres.port = {pg_port}
-postgres.user = {pg_user}
-postgres.database = {db}
-postgres.passwordfile = {pw}
-postgres.ssl.rootcertfile = {root}
-postgres.connect_interval_secs = 0.2
-batch.max_delay_ms = 200
-{extra}
-",
-        brokers = env.kafka_brokers,
-        topic = t.topic,
-        group = t.group,
-        ca = certs.join("ca.pem").display(),
-        cert = certs.join("service.cert").display(),
-        key = certs.join("service.key").display(),
-        session = sonde_tests::TEST_SESSION_TIMEOUT_MS,
-        heartbeat = sonde_tests::TEST_HEARTBEAT_INTERVAL_MS,
-        pg_host = env.pg_host,
-        pg_port = env.pg_port,
-        pg_user = env.pg_user,
-        db = t.database,
-        pw = env.pg_password_file.display(),
-        root = env.pg_root_cert.display(),
+    let target = sonde_tests::RecorderTarget {
+        section: "writer",
+        topic: &t.topic,
+        group: &t.group,
+        database: &t.database,
+    };
+    sonde_tests::recorder_ini(
+        &t.env,
+        &target,
+        &format!("batch.max_delay_ms = 200\n{extra}"),
     )
 }
 
