@@ -221,24 +221,7 @@ spool_dir = "$dir/spool"
 options = { "linger.ms" = "5" }
 TOML
     } >"$dir/host.toml"
-    cat >"$dir/recorder.ini" <<INI
-[recorder]
-kafka.bootstrap_servers = $SONDE_KAFKA_BROKERS
-kafka.topic = $topic
-kafka.group_id = bench-e2e
-kafka.ssl.cafile = $SONDE_RECORDER_CERT_DIR/ca.pem
-kafka.ssl.certfile = $SONDE_RECORDER_CERT_DIR/service.cert
-kafka.ssl.keyfile = $SONDE_RECORDER_CERT_DIR/service.key
-kafka.option.session.timeout.ms = 6000
-kafka.option.heartbeat.interval.ms = 1000
-postgres.host = $SONDE_PG_HOST
-postgres.port = $SONDE_PG_PORT
-postgres.database = $db
-postgres.user = $SONDE_PG_USER
-postgres.passwordfile = $SONDE_PG_PASSWORDFILE
-postgres.ssl.rootcertfile = $SONDE_PG_ROOTCERT
-batch.max_delay_ms = 50
-INI
+    recorder_ini "$topic" bench-e2e "$db" 50 >"$dir/recorder.ini"
     create_topic "$topic" 4
     "$recorder_bin" --config "$dir/recorder.ini" >"$dir/recorder.log" 2>&1 &
     local rec_pid=$!

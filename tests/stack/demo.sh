@@ -86,24 +86,7 @@ cert_dir = "$SONDE_HOST_CERT_DIR"
 spool_dir = "$demo/spool"
 TOML
 
-cat >"$demo/recorder.ini" <<INI
-[recorder]
-kafka.bootstrap_servers = $SONDE_KAFKA_BROKERS
-kafka.topic = $topic
-kafka.group_id = sonde-demo
-kafka.ssl.cafile = $SONDE_RECORDER_CERT_DIR/ca.pem
-kafka.ssl.certfile = $SONDE_RECORDER_CERT_DIR/service.cert
-kafka.ssl.keyfile = $SONDE_RECORDER_CERT_DIR/service.key
-kafka.option.session.timeout.ms = 6000
-kafka.option.heartbeat.interval.ms = 1000
-postgres.host = $SONDE_PG_HOST
-postgres.port = $SONDE_PG_PORT
-postgres.database = $db
-postgres.user = $SONDE_PG_USER
-postgres.passwordfile = $SONDE_PG_PASSWORDFILE
-postgres.ssl.rootcertfile = $SONDE_PG_ROOTCERT
-batch.max_delay_ms = 500
-INI
+recorder_ini "$topic" sonde-demo "$db" 500 >"$demo/recorder.ini"
 
 log "==> running host and recorder for ${DEMO_SECONDS}s (logs in $demo)"
 "$recorder_bin" --config "$demo/recorder.ini" >"$demo/recorder.log" 2>&1 &

@@ -153,3 +153,26 @@ lock_stack() {
     exec 9>"$DEV/stack.lock"
     flock -w 120 9 || die "another just up/down holds $DEV/stack.lock for 120s"
 }
+
+# Print a recorder.ini for the stack in .dev/env (sourced into the environment):
+# recorder_ini TOPIC GROUP DATABASE BATCH_MAX_DELAY_MS
+recorder_ini() {
+    cat <<INI
+[recorder]
+kafka.bootstrap_servers = $SONDE_KAFKA_BROKERS
+kafka.topic = $1
+kafka.group_id = $2
+kafka.ssl.cafile = $SONDE_RECORDER_CERT_DIR/ca.pem
+kafka.ssl.certfile = $SONDE_RECORDER_CERT_DIR/service.cert
+kafka.ssl.keyfile = $SONDE_RECORDER_CERT_DIR/service.key
+kafka.option.session.timeout.ms = 6000
+kafka.option.heartbeat.interval.ms = 1000
+postgres.host = $SONDE_PG_HOST
+postgres.port = $SONDE_PG_PORT
+postgres.database = $3
+postgres.user = $SONDE_PG_USER
+postgres.passwordfile = $SONDE_PG_PASSWORDFILE
+postgres.ssl.rootcertfile = $SONDE_PG_ROOTCERT
+batch.max_delay_ms = $4
+INI
+}
