@@ -185,10 +185,14 @@ pub fn client_config(k: &KafkaSettings) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("reconnect.backoff.ms", interval_ms.to_string())
+        // A short cap: after an outage the recorder is back within seconds of the broker.
         .set(
             "reconnect.backoff.max.ms",
-            interval_ms.max(30_000).to_string(),
+            interval_ms.max(5_000).to_string(),
         )
+        // Topics created after start (or newly matching kafka.topic_regex) are picked up
+        // within 10 s instead of librdkafka's default 5 minutes.
+        .set("topic.metadata.refresh.interval.ms", "10000")
         .set("client.id", "sonde-recorder");
     if k.ca_file.is_some() || k.cert_file.is_some() {
         c.set("security.protocol", "ssl");

@@ -34,7 +34,7 @@ CREATE TABLE probe_run (
     topic         text NOT NULL,
     "partition"   integer NOT NULL,
     "offset"      bigint NOT NULL,
-    recorded_at   timestamptz NOT NULL DEFAULT now()
+    recorded_at   timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX probe_run_host_probe_started ON probe_run (host, probe, started_at);
 CREATE TABLE measurement (

@@ -221,7 +221,11 @@ spool_dir = "$dir/spool"
 options = { "linger.ms" = "5" }
 TOML
     } >"$dir/host.toml"
-    recorder_ini "$topic" bench-e2e "$db" 50 >"$dir/recorder.ini"
+    {
+        recorder_ini "$topic" bench-e2e "$db" 50
+        # Latency over batching: don't let a fetch wait for more data (librdkafka's default: 500 ms).
+        echo "kafka.option.fetch.wait.max.ms = 10"
+    } >"$dir/recorder.ini"
     create_topic "$topic" 4
     "$recorder_bin" --config "$dir/recorder.ini" >"$dir/recorder.log" 2>&1 &
     local rec_pid=$!
