@@ -39,10 +39,12 @@ ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]);
 free_tcp_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 pids=()
+restore_pg() { :; }
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    restore_pg
 }
 trap cleanup EXIT
 
@@ -57,6 +59,10 @@ log "==> building (release) and starting the stack"
 host_bin="$ROOT/target/release/host"
 recorder_bin="$ROOT/target/release/recorder"
 "$STACK_DIR/up.sh"
+# Measure against PostgreSQL with its durable defaults (the test stack runs with fsync off),
+# and give the stack back as it was afterwards.
+SONDE_PG_DURABLE=1 "$STACK_DIR/postgres.sh" restart "$DEV/pg" >/dev/null
+restore_pg() { "$STACK_DIR/postgres.sh" restart "$DEV/pg" >/dev/null || true; }
 set -a
 # shellcheck disable=SC1091
 source "$DEV/env"
@@ -81,7 +87,7 @@ report="$out_dir/bench-$stamp.md"
 {
     echo "## Sonde benchmark — $stamp"
     echo
-    echo "Machine: $machine. All figures measured in this one run; ratios compare against the baseline measured alongside."
+    echo "Machine: $machine. All figures measured in this one run; ratios compare against the baseline measured alongside. PostgreSQL 15 with its durable defaults (fsync, synchronous_commit on)."
     echo
     echo "| measurement | Sonde | baseline | ratio | goal |"
     echo "|---|---|---|---|---|"

@@ -54,7 +54,19 @@ ssl_login() {
 }
 
 write_config() {
-    local port="$1"
+    local port="$1" durability
+    # A throwaway test cluster: durability against OS crashes is not needed, speed is.
+    # SONDE_PG_DURABLE=1 (used by `just bench`) keeps PostgreSQL's durable defaults, so
+    # commit costs are what a real server pays.
+    if [[ "${SONDE_PG_DURABLE:-0}" == 1 ]]; then
+        durability="fsync = on
+synchronous_commit = on
+full_page_writes = on"
+    else
+        durability="fsync = off
+synchronous_commit = off
+full_page_writes = off"
+    fi
     # Copied into data/ because the server insists on owning its key with mode 600.
     install -m 644 -o "$(as_pg id -u)" "$PKI/postgres.pem" "$data/server.crt"
     install -m 600 -o "$(as_pg id -u)" "$PKI/postgres.key" "$data/server.key"
@@ -69,10 +81,7 @@ ssl_cert_file = 'server.crt'
 ssl_key_file = 'server.key'
 password_encryption = 'scram-sha-256'
 max_connections = 200
-# A throwaway test cluster: durability against OS crashes is not needed, speed is.
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+$durability
 logging_collector = off
 log_connections = off
 EOF
