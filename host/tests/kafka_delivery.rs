@@ -41,14 +41,7 @@ fn runs_arrive_decoded_in_order_per_key() {
 
     let got = consume(&env, &topic, published.len(), Duration::from_secs(60));
     let (counts, per_key) = tally(&got);
-    for id in &published {
-        assert_eq!(
-            counts.get(id),
-            Some(&1),
-            "run {id} arrived {:?} times",
-            counts.get(id)
-        );
-    }
+    assert_each_arrived_once(&counts, &published);
     assert_eq!(per_key.len(), 2);
     assert_ordered_per_key(&per_key);
 }

@@ -72,14 +72,7 @@ fn runs_published_during_an_outage_arrive_exactly_once_in_order() {
 
     let got = consume(&env, &topic, published.len(), Duration::from_secs(90));
     let (counts, per_key) = tally(&got);
-    for id in &published {
-        assert_eq!(
-            counts.get(id),
-            Some(&1),
-            "run {id} arrived {:?} times",
-            counts.get(id)
-        );
-    }
+    assert_each_arrived_once(&counts, &published);
     assert_eq!(got.len(), published.len(), "nothing else arrived");
     assert_ordered_per_key(&per_key);
 

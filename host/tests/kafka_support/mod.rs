@@ -140,6 +140,18 @@ pub fn tally(
     (counts, per_key)
 }
 
+/// Every published run arrived exactly once.
+pub fn assert_each_arrived_once(counts: &BTreeMap<uuid::Uuid, usize>, published: &[uuid::Uuid]) {
+    for id in published {
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "run {id} arrived {:?} times",
+            counts.get(id)
+        );
+    }
+}
+
 /// First occurrences must be in increasing order: redelivered duplicates may repeat
 /// earlier numbers, but no run may arrive before one published earlier under its key.
 pub fn assert_ordered_per_key(per_key: &BTreeMap<String, Vec<u64>>) {
