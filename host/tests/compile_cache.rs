@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::ffi::OsStr;
+
 use sha2::{Digest, Sha256};
 
 #[test]
@@ -12,17 +14,14 @@ fn compiled_component_is_cached_by_content_hash_and_damage_is_survived() {
     let wasm = common::probe("memory");
     let sha = hex::encode(Sha256::digest(std::fs::read(&wasm).expect("read probe")));
     let describe = || {
-        let out = common::host_command(&cache)
-            .args(["probes", "describe"])
-            .arg(&wasm)
-            .output()
-            .expect("run host");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        common::host_stdout(
+            &cache,
+            [
+                OsStr::new("probes"),
+                OsStr::new("describe"),
+                wasm.as_os_str(),
+            ],
+        )
     };
     let first = describe();
     let entries: Vec<_> = std::fs::read_dir(&cache)

@@ -79,18 +79,7 @@ fn config_errors_name_file_line_and_key() {
 #[test]
 fn describe_and_list_print_what_probes_declare() {
     let dir = common::scratch();
-    let host = |args: &[&str]| {
-        let out = common::host_command(dir.path())
-            .args(args)
-            .output()
-            .expect("run host");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let host = |args: &[&str]| common::host_stdout(dir.path(), args);
     let described = host(&[
         "probes",
         "describe",

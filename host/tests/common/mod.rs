@@ -55,6 +55,21 @@ pub fn host_command(cache: &Path) -> Command {
     cmd
 }
 
+/// Stdout of `host ARGS` with the compile cache in `cache`; panics with its stderr on failure.
+pub fn host_stdout<I, S>(cache: &Path, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = host_command(cache).args(args).output().expect("run host");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Output of a finished `host` run.
 pub struct Finished {
     pub success: bool,
