@@ -7,7 +7,7 @@ mod pipeline;
 use std::time::Duration;
 
 use pipeline::ledger::{published, wait_for_published, wait_for_stored};
-use pipeline::{assert_exactly_once, job, Expect, Pipeline, Scale};
+use pipeline::{assert_exactly_once, cpu_and_memory_jobs, Expect, Pipeline, Scale};
 use sonde_tests::{Env, PrivateBroker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,11 +16,7 @@ async fn broker_outage_while_the_host_runs_loses_and_doubles_no_run() {
     let env = broker.env(&Env::load());
     let mut p = Pipeline::new(env, "outage", 2).await;
     let outage = Scale::from_env().pick(Duration::from_secs(15), Duration::from_secs(120));
-    p.write_host_config(&format!(
-        "{}{}",
-        job("cpu", "cpu", 1000, "params = { per_core = \"false\" }"),
-        job("memory", "memory", 1000, "")
-    ));
+    p.write_host_config(&cpu_and_memory_jobs());
     let tap = p.tap();
     let _recorder = p.start_recorder("batch.max_delay_ms = 200");
     let mut host = p.start_host();

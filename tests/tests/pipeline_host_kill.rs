@@ -7,7 +7,7 @@ mod pipeline;
 use std::time::Duration;
 
 use pipeline::ledger::{published, wait_for_published, wait_for_stored};
-use pipeline::{assert_exactly_once, job, Expect, Pipeline, Scale};
+use pipeline::{assert_exactly_once, cpu_and_memory_jobs, Expect, Pipeline, Scale};
 use sonde_tests::{Env, PrivateBroker};
 
 const JOBS: usize = 2;
@@ -22,11 +22,7 @@ async fn host_killed_while_spooling_loses_and_doubles_no_run() {
         (Duration::from_secs(8), Duration::from_secs(8)),
         (Duration::from_secs(60), Duration::from_secs(60)),
     );
-    p.write_host_config(&format!(
-        "{}{}",
-        job("cpu", "cpu", 1000, "params = { per_core = \"false\" }"),
-        job("memory", "memory", 1000, "")
-    ));
+    p.write_host_config(&cpu_and_memory_jobs());
     let tap = p.tap();
     let _recorder = p.start_recorder("batch.max_delay_ms = 200");
     let mut first = p.start_host();

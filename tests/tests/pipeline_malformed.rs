@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use pipeline::ledger::{published, wait_for_published, wait_for_stored};
-use pipeline::{assert_exactly_once, job, Expect, Pipeline, Scale};
+use pipeline::{assert_exactly_once, cpu_and_memory_jobs, Expect, Pipeline, Scale};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value};
 use sonde_message::{RunMessage, Sample};
@@ -70,11 +70,7 @@ fn malformed(i: usize) -> (String, Vec<u8>) {
 async fn malformed_messages_go_to_dead_letter_and_good_runs_are_not_lost() {
     let mut p = Pipeline::new(Env::load(), "malformed", 3).await;
     let pause = Scale::from_env().pick(Duration::from_millis(700), Duration::from_secs(6));
-    p.write_host_config(&format!(
-        "{}{}",
-        job("cpu", "cpu", 1000, "params = { per_core = \"false\" }"),
-        job("memory", "memory", 1000, "")
-    ));
+    p.write_host_config(&cpu_and_memory_jobs());
     let bad: Vec<(String, Vec<u8>)> = (0..MALFORMED).map(malformed).collect();
     for (i, (_, payload)) in bad.iter().enumerate() {
         assert!(

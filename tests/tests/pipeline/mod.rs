@@ -229,3 +229,13 @@ pub fn job(name: &str, probe_name: &str, interval_ms: u64, extra: &str) -> Strin
         probe(probe_name).display()
     )
 }
+
+/// The steady load most drills run: the cpu probe (machine total only) and the memory
+/// probe, each every second.
+pub fn cpu_and_memory_jobs() -> String {
+    format!(
+        "{}{}",
+        job("cpu", "cpu", 1000, "params = { per_core = \"false\" }"),
+        job("memory", "memory", 1000, "")
+    )
+}
