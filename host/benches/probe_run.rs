@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sonde_host::capabilities::metrics::parse_proc_stat;
 use sonde_host::config::JobSpec;
-use sonde_host::engine::{InstanceAllocator, Runtime};
 use sonde_host::http::{AllowList, HttpLimits};
-use sonde_host::job::Job;
-use sonde_host::limits::RunLimits;
-use sonde_host::probe::Host;
+use sonde_host::runtime::capabilities::metrics::parse_proc_stat;
+use sonde_host::runtime::engine::{InstanceAllocator, Runtime};
+use sonde_host::runtime::limits::RunLimits;
+use sonde_host::runtime::probe::Host;
+use sonde_host::schedule::job::Job;
 use sonde_message::Sample;
 
 fn cpu_wasm() -> PathBuf {

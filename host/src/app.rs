@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, DEFAULT_MAX_CONCURRENCY};
-use crate::engine::{default_cache_dir, Runtime};
 use crate::http::HttpLimits;
 use crate::output::{Sink, StdoutSink};
-use crate::probe::Host;
-use crate::scheduler::Scheduler;
-use crate::watch::{JobSources, Watcher};
+use crate::runtime::engine::{default_cache_dir, Runtime};
+use crate::runtime::probe::Host;
+use crate::schedule::scheduler::Scheduler;
+use crate::schedule::watch::{JobSources, Watcher};
 
 /// How long pending messages may take to be delivered at shutdown.
 pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,7 +64,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut scheduler = Scheduler::new(host.clone(), sink.clone(), &hostname, max_concurrency);
 
     let result = if cli.run.once {
-        crate::once::run_all(&host, &sources, sink.as_ref(), &hostname, max_concurrency).await
+        crate::schedule::once::run_all(&host, &sources, sink.as_ref(), &hostname, max_concurrency)
+            .await
     } else {
         let mut watcher = Watcher::new(host, sources);
         watcher.poll(&mut scheduler, false).await;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::kafka::KafkaToml;
-use crate::limits::RunLimits;
+use crate::runtime::limits::RunLimits;
 
 /// Margin added to a probe's own `timeout_ms` param when the job sets no `timeout_ms`
 /// (the probe needs a moment after its HTTP timeout to report it).

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use crate::cli::ProbesCommand;
-use crate::probe::{Host, ProbeDescription};
-use crate::watch::wasm_files;
+use crate::runtime::probe::{Host, ProbeDescription};
+use crate::schedule::watch::wasm_files;
 
 pub async fn run(host: &Host, cmd: &ProbesCommand) -> anyhow::Result<()> {
     match cmd {

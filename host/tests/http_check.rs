@@ -8,11 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use sonde_host::config::JobSpec;
-use sonde_host::engine::Runtime;
 use sonde_host::http::HttpLimits;
-use sonde_host::job::Job;
-use sonde_host::limits::RunLimits;
-use sonde_host::probe::Host;
+use sonde_host::runtime::engine::Runtime;
+use sonde_host::runtime::limits::RunLimits;
+use sonde_host::runtime::probe::Host;
+use sonde_host::schedule::job::Job;
 use sonde_message::{RunMessage, RunStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

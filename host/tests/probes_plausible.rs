@@ -6,11 +6,11 @@ mod common;
 use std::path::Path;
 
 use sonde_host::config::JobSpec;
-use sonde_host::engine::Runtime;
 use sonde_host::http::HttpLimits;
-use sonde_host::job::Job;
-use sonde_host::limits::RunLimits;
-use sonde_host::probe::Host;
+use sonde_host::runtime::engine::Runtime;
+use sonde_host::runtime::limits::RunLimits;
+use sonde_host::runtime::probe::Host;
+use sonde_host::schedule::job::Job;
 use sonde_message::{RunMessage, RunStatus};
 
 fn host(cache: &Path) -> Host {

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::{default_limits, Defaults, JobSpec};
-use crate::job::Job;
-use crate::probe::{Host, LoadedProbe};
-use crate::scheduler::Scheduler;
+use crate::runtime::probe::{Host, LoadedProbe};
+use crate::schedule::job::Job;
+use crate::schedule::scheduler::Scheduler;
 
 /// How often the watched paths are checked.
 pub const POLL_INTERVAL_MS: u64 = 500;

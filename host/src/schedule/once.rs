@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
-use crate::job::Job;
 use crate::output::Sink;
-use crate::probe::{Host, LoadedProbe};
-use crate::watch::JobSources;
+use crate::runtime::probe::{Host, LoadedProbe};
+use crate::schedule::job::Job;
+use crate::schedule::watch::JobSources;
 
 /// Err when any job could not start or any run failed (after publishing every run).
 pub async fn run_all(

@@ -19,9 +19,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::job::Job;
 use crate::output::Sink;
-use crate::probe::{Host, LoadedProbe};
+use crate::runtime::probe::{Host, LoadedProbe};
+use crate::schedule::job::Job;
 
 pub const MAX_JITTER_MS: u64 = 1_000;
 

@@ -1,7 +1,9 @@
 //! `log`: probe messages go to the host's log, tagged with the job, size- and count-capped
 //! per run so a chatty probe cannot flood the host's log.
 
-use crate::bindings::wit_log::{self as wit, Level};
+use wasmtime::component::HasData;
+
+use crate::runtime::bindings::wit_log::{self as wit, Level};
 
 /// Longer messages are cut here (bytes, on a char boundary).
 pub const MAX_LOG_MESSAGE_BYTES: usize = 2048;
@@ -26,15 +28,28 @@ pub fn truncate_utf8(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-impl wit::Host for crate::sandbox::ProbeState {
+/// What the `log` import sees of a store: the job's name and its log budget.
+pub struct LogView<'a> {
+    pub job: &'a str,
+    pub budget: &'a mut LogBudget,
+}
+
+/// Selects [`LogView`] as the `log` implementation when linking.
+pub struct HasLog;
+
+impl HasData for HasLog {
+    type Data<'a> = LogView<'a>;
+}
+
+impl wit::Host for LogView<'_> {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        if self.log_budget.used >= MAX_LOG_MESSAGES_PER_RUN {
-            self.log_budget.suppressed += 1;
+        if self.budget.used >= MAX_LOG_MESSAGES_PER_RUN {
+            self.budget.suppressed += 1;
             return Ok(());
         }
-        self.log_budget.used += 1;
+        self.budget.used += 1;
         let msg = truncate_utf8(&message, MAX_LOG_MESSAGE_BYTES);
-        let job = &*self.job;
+        let job = self.job;
         match level {
             Level::Trace => tracing::trace!(job, "probe: {msg}"),
             Level::Debug => tracing::debug!(job, "probe: {msg}"),

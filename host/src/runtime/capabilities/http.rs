@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::bindings::wit_http::{self as wit, HttpError, Request, Response, Timings};
+use wasmtime::component::HasData;
+
 use crate::http::{AllowList, HttpClient};
+use crate::runtime::bindings::wit_http::{self as wit, HttpError, Request, Response, Timings};
 
 /// The HTTP capability of one job.
 #[derive(Clone)]
@@ -15,7 +17,20 @@ pub struct HttpCapability {
     pub allow: Arc<AllowList>,
 }
 
-impl wit::Host for crate::sandbox::ProbeState {
+/// What the `http` import sees of a store: the job's capability and the run's deadline.
+pub struct HttpView<'a> {
+    pub http: &'a HttpCapability,
+    pub deadline: Instant,
+}
+
+/// Selects [`HttpView`] as the `http` implementation when linking.
+pub struct HasHttp;
+
+impl HasData for HasHttp {
+    type Data<'a> = HttpView<'a>;
+}
+
+impl wit::Host for HttpView<'_> {
     async fn fetch(&mut self, req: Request) -> wasmtime::Result<Result<Response, HttpError>> {
         let remaining_ms = self
             .deadline

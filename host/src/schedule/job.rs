@@ -9,9 +9,9 @@ use sonde_message::{RunMessage, RunStatus, Sample};
 
 use crate::config::JobSpec;
 use crate::http::AllowList;
-use crate::limits::RunFailure;
-use crate::probe::{Host, LoadedProbe, ProbeInstance};
-use crate::sandbox::JobCapabilities;
+use crate::runtime::limits::RunFailure;
+use crate::runtime::probe::{Host, LoadedProbe, ProbeInstance};
+use crate::runtime::sandbox::JobCapabilities;
 
 pub struct Job {
     pub spec: JobSpec,

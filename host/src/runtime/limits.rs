@@ -1,7 +1,7 @@
 //! Per-run limits and how breaking one is reported.
 //!
 //! - `timeout_ms`: an epoch deadline (checked at every engine tick, see
-//!   [`crate::engine::EPOCH_TICK_MS`]) plus an async backstop for time spent in host calls;
+//!   [`crate::runtime::engine::EPOCH_TICK_MS`]) plus an async backstop for time spent in host calls;
 //! - `max_memory_bytes`: linear memory growth beyond it traps ([`MemoryLimiter`]);
 //! - `max_samples`: checked on the result of `run`.
 //!

@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::Store;
 
-use crate::bindings::{Probe, ProbeError, ProbePre};
-use crate::capabilities::http::HttpCapability;
-use crate::capabilities::metrics::HostMetrics;
-use crate::engine::Runtime;
 use crate::http::{AllowList, HttpClient, HttpLimits};
-use crate::limits::{RunFailure, RunLimits};
-use crate::sandbox::{new_store, JobCapabilities, ProbeState};
+use crate::runtime::bindings::{Probe, ProbeError, ProbePre};
+use crate::runtime::capabilities::http::HttpCapability;
+use crate::runtime::capabilities::metrics::HostMetrics;
+use crate::runtime::engine::Runtime;
+use crate::runtime::limits::{RunFailure, RunLimits};
+use crate::runtime::sandbox::{new_store, JobCapabilities, ProbeState};
 
 /// How long `describe()` may take at load time.
 pub const DESCRIBE_TIMEOUT_MS: u64 = 5_000;
@@ -71,11 +71,7 @@ impl Host {
         hostname: String,
         http_limits: HttpLimits,
     ) -> anyhow::Result<Self> {
-        let mut linker = Linker::new(&runtime.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        Probe::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("linking sonde:probe: {e}"))?;
+        let linker = crate::runtime::sandbox::linker(&runtime.engine)?;
         Ok(Host {
             runtime,
             metrics: Arc::new(HostMetrics::new(hostname)),
@@ -108,7 +104,7 @@ impl Host {
         let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
         let component = self.runtime.compile(&wasm, path)?;
-        crate::wit_version::check(&self.runtime.engine, &component)
+        crate::runtime::wit_version::check(&self.runtime.engine, &component)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let pre = self
             .linker
@@ -133,7 +129,7 @@ impl Host {
         let caps = self.capabilities(
             "describe",
             AllowList::deny_all(),
-            crate::limits::DEFAULT_MAX_MEMORY_BYTES,
+            crate::runtime::limits::DEFAULT_MAX_MEMORY_BYTES,
         );
         let _busy = self.runtime.busy();
         let mut store = new_store(&self.runtime.engine, &caps);
@@ -207,7 +203,7 @@ impl ProbeInstance {
         &mut self,
         params: &[(String, String)],
         limits: &RunLimits,
-    ) -> Result<Vec<crate::bindings::Sample>, RunFailure> {
+    ) -> Result<Vec<crate::runtime::bindings::Sample>, RunFailure> {
         let state = self.store.data_mut();
         state.deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
         state.timed_out = false;
@@ -292,7 +288,7 @@ fn trap_text(e: &wasmtime::Error, store: &mut Store<ProbeState>) -> String {
         let printed = printed.join(" ");
         text = format!(
             "{text}; probe output: {}",
-            crate::capabilities::log::truncate_utf8(&printed, 1024)
+            crate::runtime::capabilities::log::truncate_utf8(&printed, 1024)
         );
     }
     text

@@ -6,15 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::capabilities::http::HttpCapability;
-use crate::capabilities::log::LogBudget;
-use crate::capabilities::metrics::HostMetrics;
-use crate::limits::MemoryLimiter;
+use crate::runtime::bindings::{host_metrics, types, wit_http, wit_log};
+use crate::runtime::capabilities::http::{HasHttp, HttpCapability, HttpView};
+use crate::runtime::capabilities::log::{HasLog, LogBudget, LogView};
+use crate::runtime::capabilities::metrics::{HasMetrics, HostMetrics, MetricsView};
+use crate::runtime::limits::MemoryLimiter;
 
 /// Bytes of a probe's stdout+stderr kept per instance (the rest is dropped); they are
 /// logged after each run and quoted in trap messages (a Rust panic message lands here).
@@ -146,4 +147,28 @@ impl tokio::io::AsyncWrite for CapturedOutput {
 }
 
 // `types` declares no functions; the linker still wants the (empty) host trait.
-impl crate::bindings::types::Host for ProbeState {}
+impl types::Host for ProbeState {}
+
+/// The linker every probe is instantiated with: WASI over the empty context, and each
+/// `sonde:probe` import served by its capability through that capability's view of the
+/// store (the capabilities never see [`ProbeState`] itself).
+pub fn linker(engine: &Engine) -> anyhow::Result<Linker<ProbeState>> {
+    let mut linker = Linker::<ProbeState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+    let link = |e: wasmtime::Error| anyhow::anyhow!("linking sonde:probe: {e}");
+    types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
+    host_metrics::add_to_linker::<_, HasMetrics>(&mut linker, |s| MetricsView(&s.metrics))
+        .map_err(link)?;
+    wit_http::add_to_linker::<_, HasHttp>(&mut linker, |s| HttpView {
+        http: &s.http,
+        deadline: s.deadline,
+    })
+    .map_err(link)?;
+    wit_log::add_to_linker::<_, HasLog>(&mut linker, |s| LogView {
+        job: &s.job,
+        budget: &mut s.log_budget,
+    })
+    .map_err(link)?;
+    Ok(linker)
+}

@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sysinfo::{MemoryRefreshKind, Networks, RefreshKind, System};
+use wasmtime::component::HasData;
 
-use crate::bindings::host_metrics::{self as wit, CpuTime, MemoryInfo, NetCounters};
+use crate::runtime::bindings::host_metrics::{self as wit, CpuTime, MemoryInfo, NetCounters};
 
 /// Readings this fresh are shared instead of re-read.
 pub const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(50);
@@ -171,18 +172,28 @@ pub fn parse_proc_stat(text: &str) -> Vec<CpuTime> {
     out
 }
 
-impl wit::Host for crate::sandbox::ProbeState {
+/// What the `host-metrics` import sees of a store: the shared readings.
+pub struct MetricsView<'a>(pub &'a HostMetrics);
+
+/// Selects [`MetricsView`] as the `host-metrics` implementation when linking.
+pub struct HasMetrics;
+
+impl HasData for HasMetrics {
+    type Data<'a> = MetricsView<'a>;
+}
+
+impl wit::Host for MetricsView<'_> {
     fn hostname(&mut self) -> wasmtime::Result<String> {
-        Ok(self.metrics.hostname())
+        Ok(self.0.hostname())
     }
     fn cpu_times(&mut self) -> wasmtime::Result<Vec<CpuTime>> {
-        Ok(self.metrics.cpu_times())
+        Ok(self.0.cpu_times())
     }
     fn memory(&mut self) -> wasmtime::Result<MemoryInfo> {
-        Ok(self.metrics.memory())
+        Ok(self.0.memory())
     }
     fn network(&mut self) -> wasmtime::Result<Vec<NetCounters>> {
-        Ok(self.metrics.network())
+        Ok(self.0.network())
     }
 }
 

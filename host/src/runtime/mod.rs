@@ -1,0 +1,14 @@
+//! Running one probe: the shared wasmtime engine and its compile cache, the store a probe
+//! lives in (its sandbox), the capabilities it is given, and the limits of each run.
+//!
+//! Dependencies point one way: `capabilities` (one module per WIT import) know nothing
+//! of the store; `sandbox` builds the store and wires the capabilities into the linker;
+//! `probe` loads, instantiates and runs components on top of both.
+
+pub(crate) mod bindings;
+pub mod capabilities;
+pub mod engine;
+pub mod limits;
+pub mod probe;
+pub mod sandbox;
+pub mod wit_version;

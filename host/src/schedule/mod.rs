@@ -1,0 +1,8 @@
+//! When probes run: jobs (a probe with its params and limits), the scheduler that runs
+//! each job on its interval, the watcher that keeps jobs in step with the probe files,
+//! and `--once`.
+
+pub mod job;
+pub mod once;
+pub mod scheduler;
+pub mod watch;
