@@ -47,7 +47,14 @@ struct NativeCpu {
 impl NativeCpu {
     fn run(&mut self) -> Vec<Sample> {
         const STATES: [&str; 8] = [
-            "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
+            "user",
+            "nice",
+            "system",
+            "idle",
+            "iowait",
+            "interrupt",
+            "softirq",
+            "steal",
         ];
         let text = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
         let mut samples = Vec::new();

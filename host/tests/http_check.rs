@@ -129,25 +129,25 @@ async fn status_regex_timeout_body_limit_and_allow_list() {
     let matched = check
         .run(&[("url", &ok_url), ("regex", "all is well")], &allow)
         .await;
-    assert_eq!(value(&matched, "http.check.status_code"), 200.0);
-    assert_eq!(value(&matched, "http.check.regex_match"), 1.0);
-    assert_eq!(value(&matched, "http.check.up"), 1.0);
+    assert_eq!(value(&matched, "sonde.http.check.status_code"), 200.0);
+    assert_eq!(value(&matched, "sonde.http.check.regex_match"), 1.0);
+    assert_eq!(value(&matched, "sonde.http.check.up"), 1.0);
     assert!(matched
         .samples
         .iter()
-        .any(|s| s.name == "http.check.duration" && s.value > 0.0));
+        .any(|s| s.name == "sonde.http.check.duration" && s.value > 0.0));
 
     let unmatched = check
         .run(&[("url", &ok_url), ("regex", "all is lost")], &allow)
         .await;
-    assert_eq!(value(&unmatched, "http.check.regex_match"), 0.0);
-    assert_eq!(value(&unmatched, "http.check.up"), 0.0);
+    assert_eq!(value(&unmatched, "sonde.http.check.regex_match"), 0.0);
+    assert_eq!(value(&unmatched, "sonde.http.check.up"), 0.0);
 
     let missing = check
         .run(&[("url", &format!("{base}/missing"))], &allow)
         .await;
-    assert_eq!(value(&missing, "http.check.status_code"), 404.0);
-    assert_eq!(value(&missing, "http.check.up"), 0.0);
+    assert_eq!(value(&missing, "sonde.http.check.status_code"), 404.0);
+    assert_eq!(value(&missing, "sonde.http.check.up"), 0.0);
 
     let slow = check
         .run(
@@ -155,8 +155,8 @@ async fn status_regex_timeout_body_limit_and_allow_list() {
             &allow,
         )
         .await;
-    assert_eq!(value(&slow, "http.check.up"), 0.0);
-    assert_eq!(label_of(&slow, "http.check.error", "kind"), "timeout");
+    assert_eq!(value(&slow, "sonde.http.check.up"), 0.0);
+    assert_eq!(label_of(&slow, "sonde.http.check.error", "kind"), "timeout");
 
     // Only the first 1 KiB is read: the start matches, the needle at the end is not seen.
     let big = format!("{base}/big");
@@ -170,7 +170,7 @@ async fn status_regex_timeout_body_limit_and_allow_list() {
             &allow,
         )
         .await;
-    assert_eq!(value(&head, "http.check.regex_match"), 1.0);
+    assert_eq!(value(&head, "sonde.http.check.regex_match"), 1.0);
     let tail = check
         .run(
             &[
@@ -181,8 +181,8 @@ async fn status_regex_timeout_body_limit_and_allow_list() {
             &allow,
         )
         .await;
-    assert_eq!(value(&tail, "http.check.status_code"), 200.0);
-    assert_eq!(value(&tail, "http.check.regex_match"), 0.0);
+    assert_eq!(value(&tail, "sonde.http.check.status_code"), 200.0);
+    assert_eq!(value(&tail, "sonde.http.check.regex_match"), 0.0);
 
     // A destination outside the allow-list (another port) is refused, reported as an error run.
     let refused = check

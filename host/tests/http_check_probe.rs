@@ -15,7 +15,7 @@ use sonde_message::{RunMessage, RunStatus};
 use test_server::{response, Reply, TestServer};
 
 /// `name → value` of the samples of one run, keyed by name plus the labels
-/// other than `url` (e.g. `http.check.duration{phase=total}`).
+/// other than `url` (e.g. `sonde.http.check.duration{phase=total}`).
 fn values(run: &RunMessage) -> BTreeMap<String, f64> {
     run.samples
         .iter()
@@ -139,52 +139,63 @@ async fn http_check_reports_status_regex_limits_and_failures() {
         values(r)
     };
 
-    let v = ok_run("match");
-    assert_eq!(v["http.check.up"], 1.0);
-    assert_eq!(v["http.check.status_code"], 200.0);
-    assert_eq!(v["http.check.regex_match"], 1.0);
+    let durations: Vec<_> = run("match")
+        .samples
+        .iter()
+        .filter(|s| s.name == "sonde.http.check.duration")
+        .collect();
+    assert_eq!(durations.len(), 5, "one per phase: {durations:?}");
     assert!(
-        v["http.check.duration{phase=first_byte}"] <= v["http.check.duration{phase=total}"],
+        durations.iter().all(|s| s.unit == "s" && s.value < 5.0),
+        "durations in seconds: {durations:?}"
+    );
+    let v = ok_run("match");
+    assert_eq!(v["sonde.http.check.up"], 1.0);
+    assert_eq!(v["sonde.http.check.status_code"], 200.0);
+    assert_eq!(v["sonde.http.check.regex_match"], 1.0);
+    assert!(
+        v["sonde.http.check.duration{phase=first_byte}"]
+            <= v["sonde.http.check.duration{phase=total}"],
         "{v:?}"
     );
-    assert_eq!(v["http.check.duration{phase=tls}"], 0.0);
+    assert_eq!(v["sonde.http.check.duration{phase=tls}"], 0.0);
 
     let v = ok_run("nomatch");
     assert_eq!(
-        (v["http.check.regex_match"], v["http.check.up"]),
+        (v["sonde.http.check.regex_match"], v["sonde.http.check.up"]),
         (0.0, 0.0)
     );
 
     let v = ok_run("unavailable");
     assert_eq!(
-        (v["http.check.status_code"], v["http.check.up"]),
+        (v["sonde.http.check.status_code"], v["sonde.http.check.up"]),
         (503.0, 0.0)
     );
     assert!(
-        !v.contains_key("http.check.regex_match"),
+        !v.contains_key("sonde.http.check.regex_match"),
         "no regex, no regex sample: {v:?}"
     );
-    assert_eq!(ok_run("expect-503")["http.check.up"], 1.0);
+    assert_eq!(ok_run("expect-503")["sonde.http.check.up"], 1.0);
 
     let v = ok_run("cut-body");
     assert_eq!(
-        (v["http.check.regex_match"], v["http.check.up"]),
+        (v["sonde.http.check.regex_match"], v["sonde.http.check.up"]),
         (0.0, 0.0),
         "the needle is past the limit"
     );
-    assert_eq!(ok_run("whole-body")["http.check.regex_match"], 1.0);
+    assert_eq!(ok_run("whole-body")["sonde.http.check.regex_match"], 1.0);
 
     let v = ok_run("timeout");
-    assert_eq!(v["http.check.up"], 0.0);
-    assert_eq!(v["http.check.error{kind=timeout}"], 1.0);
+    assert_eq!(v["sonde.http.check.up"], 0.0);
+    assert_eq!(v["sonde.http.check.error{kind=timeout}"], 1.0);
 
     let v = ok_run("refused");
-    assert_eq!(v["http.check.up"], 0.0);
-    assert_eq!(v["http.check.error{kind=connect}"], 1.0);
+    assert_eq!(v["sonde.http.check.up"], 0.0);
+    assert_eq!(v["sonde.http.check.error{kind=connect}"], 1.0);
 
     let v = ok_run("https");
-    assert_eq!(v["http.check.up"], 1.0);
-    assert!(v["http.check.duration{phase=tls}"] > 0.0, "{v:?}");
+    assert_eq!(v["sonde.http.check.up"], 1.0);
+    assert!(v["sonde.http.check.duration{phase=tls}"] > 0.0, "{v:?}");
 
     let refused = run("disallowed");
     assert_eq!(refused.status, RunStatus::Error);

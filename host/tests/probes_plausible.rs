@@ -80,7 +80,7 @@ async fn memory_total_is_the_machines() {
     assert_eq!(msg.probe, "memory");
     assert_eq!(msg.host, "test-host");
     let used = value(&msg, "system.memory.usage", &[("state", "used")]);
-    let available = value(&msg, "system.memory.usage", &[("state", "available")]);
+    let available = value(&msg, "system.memory.linux.available", &[]);
     let total_bytes = meminfo_kib("MemTotal") * 1024;
     assert_eq!(
         (used + available) as u64,
@@ -89,6 +89,13 @@ async fn memory_total_is_the_machines() {
     );
     let util = value(&msg, "system.memory.utilization", &[("state", "used")]);
     assert!((0.0..=1.0).contains(&util), "utilization {util}");
+    let swap_used = value(&msg, "system.paging.usage", &[("state", "used")]);
+    let swap_free = value(&msg, "system.paging.usage", &[("state", "free")]);
+    assert_eq!(
+        (swap_used + swap_free) as u64,
+        meminfo_kib("SwapTotal") * 1024,
+        "paging used + free should be SwapTotal"
+    );
 }
 
 #[tokio::test]
@@ -121,6 +128,25 @@ async fn cpu_states_sum_to_one_on_the_second_run() {
     }
     let sum: f64 = total.iter().map(|s| s.value).sum();
     assert!((sum - 1.0).abs() < 0.02, "states sum to {sum}");
+    let states: std::collections::BTreeSet<_> = total
+        .iter()
+        .filter_map(|s| s.labels.get("state").map(String::as_str))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "idle",
+            "interrupt",
+            "iowait",
+            "nice",
+            "softirq",
+            "steal",
+            "system",
+            "user"
+        ]
+        .into(),
+        "OpenTelemetry's cpu.mode values"
+    );
     let cores = std::fs::read_to_string("/proc/stat")
         .expect("/proc/stat")
         .lines()
@@ -139,22 +165,92 @@ async fn cpu_states_sum_to_one_on_the_second_run() {
     );
 }
 
+/// The loopback counters of `/proc/net/dev`: (receive bytes, transmit bytes).
+fn proc_lo_bytes() -> (f64, f64) {
+    let text = std::fs::read_to_string("/proc/net/dev").expect("/proc/net/dev");
+    let fields: Vec<f64> = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("lo:"))
+        .expect("no lo in /proc/net/dev")
+        .split_whitespace()
+        .map(|f| f.parse().expect("counter"))
+        .collect();
+    (fields[0], fields[8])
+}
+
 #[tokio::test]
-async fn bandwidth_reports_loopback() {
+async fn bandwidth_reports_counters_at_once_and_rates_from_the_second_run() {
     let cache = common::scratch();
     let host = host(cache.path());
-    let mut job = job(&host, &common::probe("bandwidth"), &[]).await;
-    // The first run has no previous counters; the second reports rates.
-    let _ = job.run_once(&host, "test-host").await;
+    let mut job = job(&host, &common::probe("bandwidth"), &[("interface", "lo")]).await;
+    let before = proc_lo_bytes();
+    let first = ok(job.run_once(&host, "test-host").await);
+    let after = proc_lo_bytes();
+    // The first run has no previous reading: cumulative counters only, no rates.
+    assert!(
+        first
+            .samples
+            .iter()
+            .all(|s| s.name.starts_with("system.network.")),
+        "{:?}",
+        first.samples
+    );
+    assert_eq!(first.samples.len(), 6, "3 counters x 2 directions");
+    let rx = value(
+        &first,
+        "system.network.io",
+        &[("interface", "lo"), ("direction", "receive")],
+    );
+    let tx = value(
+        &first,
+        "system.network.io",
+        &[("interface", "lo"), ("direction", "transmit")],
+    );
+    assert!(
+        before.0 <= rx && rx <= after.0,
+        "{before:?} <= {rx} <= {after:?}"
+    );
+    assert!(
+        before.1 <= tx && tx <= after.1,
+        "{before:?} <= {tx} <= {after:?}"
+    );
+    assert!(first.samples.iter().all(|s| match s.name.as_str() {
+        "system.network.io" => s.unit == "By",
+        "system.network.packet.count" => s.unit == "{packet}",
+        _ => s.unit == "{error}",
+    }));
+
+    // Traffic on lo between the runs, so the byte rate is above zero.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut client =
+        std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    std::io::Write::write_all(&mut client, &[0u8; 64 * 1024]).expect("write");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let msg = ok(job.run_once(&host, "test-host").await);
-    let lo: Vec<_> = msg
-        .samples
-        .iter()
-        .filter(|s| s.labels.values().any(|v| v == "lo"))
-        .collect();
-    assert!(!lo.is_empty(), "no sample labelled lo in {:?}", msg.samples);
-    for s in &lo {
+    let second = ok(job.run_once(&host, "test-host").await);
+    let rate = value(
+        &second,
+        "sonde.network.io.rate",
+        &[("interface", "lo"), ("direction", "transmit")],
+    );
+    assert!(rate > 0.0 && rate.is_finite(), "lo transmit rate {rate}");
+    for (name, unit) in [
+        ("system.network.io", "By"),
+        ("sonde.network.io.rate", "By/s"),
+        ("sonde.network.packet.rate", "{packet}/s"),
+        ("sonde.network.error.rate", "{error}/s"),
+    ] {
+        let n = second
+            .samples
+            .iter()
+            .filter(|s| s.name == name && s.unit == unit)
+            .count();
+        assert_eq!(
+            n, 2,
+            "{name} ({unit}) per direction in {:?}",
+            second.samples
+        );
+    }
+    for s in &second.samples {
         assert!(s.value >= 0.0 && s.value.is_finite(), "{s:?}");
     }
 }

@@ -164,7 +164,7 @@ TOML
     wait "$host_pid" 2>/dev/null || true
     checks="$(grep -c '"probe":"http-check"' "$dir/host.out" || true)"
     local matched
-    matched="$(grep -c '"name":"http.check.regex_match","value":1' "$dir/host.out" || true)"
+    matched="$(grep -c '"name":"sonde.http.check.regex_match","value":1' "$dir/host.out" || true)"
     [[ "$checks" -gt 0 ]] || die "Sonde ran no http checks; see $dir/host.out.log"
 
     # blackbox_exporter with the same page and regex, driven at the same rate.

@@ -115,14 +115,14 @@ psql_demo -c "SELECT r.probe, count(DISTINCT r.run_id) AS runs,
                      count(*) FILTER (WHERE r.status = 'error') AS failed_runs,
                      (SELECT count(*) FROM measurement m JOIN series s ON s.id = m.series_id WHERE s.probe = r.probe) AS samples
               FROM probe_run r GROUP BY r.probe ORDER BY r.probe"
-echo "== latest values (cpu total, memory, busiest interface, http) =="
+echo "== latest values (cpu total, memory, loopback byte rate, http) =="
 psql_demo -c "SELECT DISTINCT ON (s.probe, s.metric, s.labels) s.probe, s.metric, s.labels::text AS labels,
                      round(m.value::numeric, 4) AS value, s.unit, m.time
               FROM measurement m JOIN series s ON s.id = m.series_id
               WHERE (s.probe = 'cpu' AND s.labels->>'cpu' = 'total' AND s.labels->>'state' IN ('user', 'system', 'idle', 'iowait'))
-                 OR (s.probe = 'memory' AND s.metric IN ('system.memory.utilization', 'system.memory.usage'))
-                 OR (s.probe = 'bandwidth' AND s.metric = 'system.network.io' AND s.labels->>'interface' = 'lo')
-                 OR (s.probe = 'http-check' AND s.metric <> 'http.check.duration')
+                 OR (s.probe = 'memory' AND s.metric IN ('system.memory.utilization', 'system.memory.usage', 'system.memory.linux.available'))
+                 OR (s.probe = 'bandwidth' AND s.metric = 'sonde.network.io.rate' AND s.labels->>'interface' = 'lo')
+                 OR (s.probe = 'http-check' AND s.metric <> 'sonde.http.check.duration')
                  OR (s.probe = 'http-check' AND s.labels->>'phase' IN ('total', 'first_byte'))
               ORDER BY s.probe, s.metric, s.labels, m.time DESC"
 echo "== failed runs =="

@@ -146,18 +146,21 @@ async fn hostile_probes_beside_the_real_ones_leave_their_schedule_intact() {
     let up = db
         .query(
             "SELECT m.value FROM measurement m JOIN series s ON s.id = m.series_id \
-             WHERE s.probe = 'http-check' AND s.metric = 'http.check.up'",
+             WHERE s.probe = 'http-check' AND s.metric = 'sonde.http.check.up'",
             &[],
         )
         .await
-        .expect("read http.check.up");
+        .expect("read sonde.http.check.up");
     let up: Vec<f64> = up.iter().map(|r| r.get(0)).collect();
     assert_eq!(
         up.len(),
         stored.runs_of("http-check").len(),
-        "one http.check.up per check"
+        "one sonde.http.check.up per check"
     );
-    assert!(up.iter().all(|v| *v == 1.0), "http.check.up values: {up:?}");
+    assert!(
+        up.iter().all(|v| *v == 1.0),
+        "sonde.http.check.up values: {up:?}"
+    );
     for (name, text) in [("spin", "timeout"), ("membomb", "memory limit")] {
         let rows = db
             .query(

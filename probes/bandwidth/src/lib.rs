@@ -1,17 +1,23 @@
-//! `bandwidth` probe: per-interface network rates from counter deltas.
+//! `bandwidth` probe: per-interface network counters and rates.
 //!
 //! Samples, each with labels `interface` and `direction` (`receive`/`transmit`):
-//! - `system.network.io` (By/s), `system.network.packets` (1/s),
-//!   `system.network.errors` (1/s);
-//! - `system.network.threshold_exceeded` (By/s, extra label `threshold`): an event
+//! - on every run, the cumulative counters under their OpenTelemetry names:
+//!   `system.network.io` (By), `system.network.packet.count` ({packet}),
+//!   `system.network.errors` ({error});
+//! - from an instance's second run on, the per-second rates over the time since
+//!   the previous run: `sonde.network.io.rate` (By/s), `sonde.network.packet.rate`
+//!   ({packet}/s), `sonde.network.error.rate` ({error}/s);
+//! - `sonde.network.threshold_exceeded` (By/s, extra label `threshold`): an event
 //!   sample, emitted only when a byte rate is above `threshold_bytes_per_sec`; its
 //!   value is the rate. Each one is also logged at `warn`.
 //!
-//! Rates need two readings: the counters and the time of the previous run live in
-//! this instance's memory. The first run of an instance (and an interface seen
-//! for the first time) only records the baseline and returns no samples for it.
-//! An interface whose counters went backwards (reset, replaced) is skipped for
-//! one run. Time comes from the WASI monotonic clock.
+//! Why both: the counters are what OpenTelemetry's names mean and need no history,
+//! so the first run (and `host --once`) already reports every interface; the rates
+//! are what a person and the threshold look at. Rates need two readings: the
+//! counters and the time of the previous run live in this instance's memory. An
+//! interface seen for the first time has no rate yet; one whose counters went
+//! backwards (reset, replaced) has none for one run. Time comes from the WASI
+//! monotonic clock.
 //!
 //! Params: `interface` (optional; one name or a comma-separated list; a listed
 //! interface the host does not have fails the run as `unavailable`),
@@ -35,6 +41,24 @@ struct Snapshot {
 
 const DIRECTIONS: [&str; 2] = ["receive", "transmit"];
 
+/// (counter name, its unit, rate name, its unit), in the order of [`rates::Counters`]
+/// taken two at a time (receive, transmit).
+const METRICS: [(&str, &str, &str, &str); 3] = [
+    ("system.network.io", "By", "sonde.network.io.rate", "By/s"),
+    (
+        "system.network.packet.count",
+        "{packet}",
+        "sonde.network.packet.rate",
+        "{packet}/s",
+    ),
+    (
+        "system.network.errors",
+        "{error}",
+        "sonde.network.error.rate",
+        "{error}/s",
+    ),
+];
+
 static PREVIOUS: Mutex<Option<Snapshot>> = Mutex::new(None);
 
 struct Params {
@@ -49,9 +73,9 @@ impl Guest for Bandwidth {
         ProbeInfo {
             name: "bandwidth".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Network bytes, packets and errors per second per interface and \
-                          direction; an event sample when a byte rate passes a threshold. \
-                          The first run only records a baseline."
+            description: "Network bytes, packets and errors per interface and direction: \
+                          cumulative counters on every run, per-second rates from the second \
+                          run on; an event sample when a byte rate passes a threshold."
                 .into(),
             default_interval_ms: 10_000,
             params: vec![
@@ -64,7 +88,7 @@ impl Guest for Bandwidth {
                 },
                 ParamInfo {
                     name: "threshold_bytes_per_sec".into(),
-                    description: "Emit system.network.threshold_exceeded when a byte rate is \
+                    description: "Emit sonde.network.threshold_exceeded when a byte rate is \
                                   above this."
                         .into(),
                     required: false,
@@ -102,21 +126,30 @@ impl Guest for Bandwidth {
 
         let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
         let mut samples = Vec::new();
-        if let Some(before) = previous.as_ref() {
+        for (name, current) in &now {
+            let selected = params
+                .interfaces
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|i| i == name));
+            if !selected {
+                continue;
+            }
+            push_counters(&mut samples, name, current);
+            let Some(before) = previous.as_ref() else {
+                continue;
+            };
+            let Some((_, old)) = before.counters.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
             let elapsed_secs = at.duration_since(before.at).as_secs_f64();
-            for (name, current) in &now {
-                let selected = params
-                    .interfaces
-                    .as_ref()
-                    .is_none_or(|w| w.iter().any(|i| i == name));
-                let Some((_, old)) = before.counters.iter().find(|(n, _)| n == name) else {
-                    continue;
-                };
-                if !selected {
-                    continue;
-                }
-                if let Some(r) = rates::per_second(old, current, elapsed_secs) {
-                    push_samples(&mut samples, name, &r, params.threshold_bytes_per_sec);
+            let Some(r) = rates::per_second(old, current, elapsed_secs) else {
+                continue;
+            };
+            push_rates(&mut samples, name, &r);
+            if let Some(threshold) = params.threshold_bytes_per_sec {
+                for (message, event) in threshold_events(name, &r, threshold) {
+                    log(Level::Warn, &message);
+                    samples.push(event);
                 }
             }
         }
@@ -125,39 +158,51 @@ impl Guest for Bandwidth {
     }
 }
 
-fn push_samples(out: &mut Vec<Sample>, interface: &str, r: &[f64; 6], threshold: Option<f64>) {
-    let metrics = [
-        ("system.network.io", "By/s"),
-        ("system.network.packets", "1/s"),
-        ("system.network.errors", "1/s"),
-    ];
-    for (i, (name, unit)) in metrics.iter().enumerate() {
+fn push_counters(out: &mut Vec<Sample>, interface: &str, c: &rates::Counters) {
+    for (i, (name, unit, _, _)) in METRICS.iter().enumerate() {
+        for (j, direction) in DIRECTIONS.iter().enumerate() {
+            // Exact up to 2^53 (9 PB); a counter is a float on the wire.
+            out.push(sample(
+                name,
+                c[2 * i + j] as f64,
+                unit,
+                interface,
+                direction,
+            ));
+        }
+    }
+}
+
+fn push_rates(out: &mut Vec<Sample>, interface: &str, r: &[f64; 6]) {
+    for (i, (_, _, name, unit)) in METRICS.iter().enumerate() {
         for (j, direction) in DIRECTIONS.iter().enumerate() {
             out.push(sample(name, r[2 * i + j], unit, interface, direction));
         }
     }
-    let Some(threshold) = threshold else { return };
-    for (j, rate) in rates::over_threshold(r, threshold) {
-        let direction = DIRECTIONS[j];
-        log(
-            Level::Warn,
-            &format!(
+}
+
+/// One event sample, with the line to log, per byte rate above `threshold`.
+fn threshold_events(interface: &str, r: &[f64; 6], threshold: f64) -> Vec<(String, Sample)> {
+    rates::over_threshold(r, threshold)
+        .map(|(j, rate)| {
+            let direction = DIRECTIONS[j];
+            let message = format!(
                 "{interface} {direction} at {rate:.0} B/s is above the threshold of \
                  {threshold} B/s"
-            ),
-        );
-        let mut event = sample(
-            "system.network.threshold_exceeded",
-            rate,
-            "By/s",
-            interface,
-            direction,
-        );
-        event
-            .labels
-            .push(("threshold".into(), threshold.to_string()));
-        out.push(event);
-    }
+            );
+            let mut event = sample(
+                "sonde.network.threshold_exceeded",
+                rate,
+                "By/s",
+                interface,
+                direction,
+            );
+            event
+                .labels
+                .push(("threshold".into(), threshold.to_string()));
+            (message, event)
+        })
+        .collect()
 }
 
 fn sample(name: &str, value: f64, unit: &str, interface: &str, direction: &str) -> Sample {
@@ -224,3 +269,67 @@ fn parse_params(params: &[(String, String)]) -> Result<Params, ProbeError> {
 }
 
 export!(Bandwidth);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(samples: &[Sample]) -> Vec<(&str, &str, &str)> {
+        samples
+            .iter()
+            .map(|s| (s.name.as_str(), s.unit.as_str(), s.labels[1].1.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn counters_are_reported_under_the_opentelemetry_names() {
+        let mut out = Vec::new();
+        push_counters(&mut out, "eth0", &[1000, 2000, 10, 20, 1, 2]);
+        assert_eq!(
+            names(&out),
+            vec![
+                ("system.network.io", "By", "receive"),
+                ("system.network.io", "By", "transmit"),
+                ("system.network.packet.count", "{packet}", "receive"),
+                ("system.network.packet.count", "{packet}", "transmit"),
+                ("system.network.errors", "{error}", "receive"),
+                ("system.network.errors", "{error}", "transmit"),
+            ]
+        );
+        let values: Vec<f64> = out.iter().map(|s| s.value).collect();
+        assert_eq!(values, [1000.0, 2000.0, 10.0, 20.0, 1.0, 2.0]);
+        assert!(out
+            .iter()
+            .all(|s| s.labels[0] == ("interface".into(), "eth0".into())));
+    }
+
+    #[test]
+    fn rates_have_sonde_names_and_the_threshold_event_follows() {
+        let r = [500.0, 50.0, 1.0, 1.0, 0.0, 0.0];
+        let mut out = Vec::new();
+        push_rates(&mut out, "lo", &r);
+        let events = threshold_events("lo", &r, 100.0);
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].0,
+            "lo receive at 500 B/s is above the threshold of 100 B/s"
+        );
+        out.extend(events.into_iter().map(|(_, event)| event));
+        let got = names(&out);
+        assert_eq!(got[0], ("sonde.network.io.rate", "By/s", "receive"));
+        assert_eq!(
+            got[2],
+            ("sonde.network.packet.rate", "{packet}/s", "receive")
+        );
+        assert_eq!(
+            got[5],
+            ("sonde.network.error.rate", "{error}/s", "transmit")
+        );
+        assert_eq!(
+            got[6..],
+            [("sonde.network.threshold_exceeded", "By/s", "receive")]
+        );
+        assert_eq!(out[6].value, 500.0);
+        assert_eq!(out[6].labels[2], ("threshold".into(), "100".into()));
+    }
+}

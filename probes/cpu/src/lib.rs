@@ -1,9 +1,10 @@
 //! `cpu` probe: `system.cpu.utilization` (unit `1`, 0..=1) per state for the
 //! machine total and, with `per_core` (default `true`), for each core.
 //!
-//! Labels: `cpu` (`"total"` for the machine, `"0"`, `"1"`, ... per core) and
-//! `state` (`user`, `nice`, `system`, `idle`, `iowait`, `irq`, `softirq`, `steal`).
-//! The states of one cpu sum to 1.
+//! Labels: `cpu` (`"total"` for the machine, `"0"`, `"1"`, ... per core; OpenTelemetry's
+//! `cpu.logical_number`) and `state` (OpenTelemetry's `cpu.mode`: `user`, `nice`,
+//! `system`, `idle`, `iowait`, `interrupt`, `softirq`, `steal`). The states of one cpu
+//! sum to 1.
 //!
 //! Utilisation is the share of each state in the CPU time that passed between
 //! two runs; the previous counters live in this instance's memory. The first run
@@ -32,8 +33,9 @@ impl Guest for Cpu {
         ProbeInfo {
             name: "cpu".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "CPU utilisation per state (user, nice, system, idle, iowait, irq, \
-                          softirq, steal), machine total and per core; first run: since boot."
+            description: "CPU utilisation per state (user, nice, system, idle, iowait, \
+                          interrupt, softirq, steal), machine total and per core; first run: \
+                          since boot."
                 .into(),
             default_interval_ms: 10_000,
             params: vec![ParamInfo {

@@ -1,9 +1,18 @@
 //! The arithmetic of CPU utilisation, kept apart from the bindings so it is
 //! unit-tested natively.
 
-/// The states, in the order of [`Counters`].
+/// The states, in the order of [`Counters`]: OpenTelemetry's `cpu.mode` values, with
+/// the kernel's hard interrupts as `interrupt` and its soft interrupts as the custom
+/// value `softirq` (as the OpenTelemetry Collector reports them).
 pub const STATES: [&str; 8] = [
-    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
+    "user",
+    "nice",
+    "system",
+    "idle",
+    "iowait",
+    "interrupt",
+    "softirq",
+    "steal",
 ];
 
 /// Cumulative milliseconds per state, in the order of [`STATES`].

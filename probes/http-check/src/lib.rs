@@ -5,17 +5,19 @@
 //! `timeout_ms` (5000), `expect_status` (default: any 2xx or 3xx is up; else that
 //! exact code), `max_body_bytes` (1 MiB). Redirects are not followed.
 //!
-//! Samples, all labelled `url`:
-//! - `http.check.duration` (ms) with `phase` = `dns`, `connect`, `tls`,
+//! Samples, all labelled `url`, under Sonde's own `sonde.http.check.*` names (a
+//! check is not an instrumented HTTP client, so OpenTelemetry's `http.*` names do
+//! not apply):
+//! - `sonde.http.check.duration` (s) with `phase` = `dns`, `connect`, `tls`,
 //!   `first_byte`, `total` (times from the host; `tls` is 0 for plain HTTP);
-//! - `http.check.status_code` (1);
-//! - `http.check.regex_match` (1): 1 or 0, only when `regex` is given;
-//! - `http.check.up` (1): 1 when the status is as expected and, with `regex`,
+//! - `sonde.http.check.status_code` (1);
+//! - `sonde.http.check.regex_match` (1): 1 or 0, only when `regex` is given;
+//! - `sonde.http.check.up` (1): 1 when the status is as expected and, with `regex`,
 //!   the body matched; else 0.
 //!
 //! When the request gets no response (DNS, connect, TLS, timeout, head too
 //! large, other), the run still succeeds: the target is down, not the probe. It
-//! reports `http.check.up` = 0 and `http.check.error` = 1 with label `kind`
+//! reports `sonde.http.check.up` = 0 and `sonde.http.check.error` = 1 with label `kind`
 //! (`dns`, `connect`, `tls`, `timeout`, `too_large`, `other`), and logs the
 //! message at `warn`. A URL the job's allow-list refuses, or one the host cannot
 //! parse, fails the run as `bad-config`: the job is misconfigured.

@@ -1,4 +1,7 @@
 //! Turning a fetch outcome into samples (pure, unit-tested natively).
+//!
+//! Durations are reported in seconds, OpenTelemetry's unit for durations, although
+//! the host measures milliseconds.
 
 use crate::config::Config;
 use crate::sonde::probe::http::{HttpError, Response};
@@ -45,33 +48,45 @@ pub fn response(config: &Config, r: &Response, matched: Option<bool>) -> Vec<Sam
     .map(|(phase, ms)| {
         sample(
             config,
-            "http.check.duration",
-            *ms,
-            "ms",
+            "sonde.http.check.duration",
+            ms / 1000.0,
+            "s",
             Some(("phase", phase)),
         )
     })
     .collect();
     out.push(sample(
         config,
-        "http.check.status_code",
+        "sonde.http.check.status_code",
         f64::from(r.status),
         "1",
         None,
     ));
     if let Some(m) = matched {
-        out.push(sample(config, "http.check.regex_match", flag(m), "1", None));
+        out.push(sample(
+            config,
+            "sonde.http.check.regex_match",
+            flag(m),
+            "1",
+            None,
+        ));
     }
     let up = config.status_is_up(r.status) && matched != Some(false);
-    out.push(sample(config, "http.check.up", flag(up), "1", None));
+    out.push(sample(config, "sonde.http.check.up", flag(up), "1", None));
     out
 }
 
 /// Samples for a request that got no response.
 pub fn failure(config: &Config, kind: &str) -> Vec<Sample> {
     vec![
-        sample(config, "http.check.up", 0.0, "1", None),
-        sample(config, "http.check.error", 1.0, "1", Some(("kind", kind))),
+        sample(config, "sonde.http.check.up", 0.0, "1", None),
+        sample(
+            config,
+            "sonde.http.check.error",
+            1.0,
+            "1",
+            Some(("kind", kind)),
+        ),
     ]
 }
 
@@ -126,14 +141,15 @@ mod tests {
     fn ok_response_is_up_with_timings_and_url_label() {
         let c = config(&[("url", "http://x/")]);
         let s = response(&c, &resp(200), None);
-        assert_eq!(value(&s, "http.check.up"), Some(1.0));
-        assert_eq!(value(&s, "http.check.status_code"), Some(200.0));
-        assert_eq!(value(&s, "http.check.regex_match"), None);
+        assert_eq!(value(&s, "sonde.http.check.up"), Some(1.0));
+        assert_eq!(value(&s, "sonde.http.check.status_code"), Some(200.0));
+        assert_eq!(value(&s, "sonde.http.check.regex_match"), None);
         let total = s
             .iter()
             .find(|x| x.labels.iter().any(|(k, v)| k == "phase" && v == "total"))
             .expect("total");
-        assert_eq!(total.value, 6.0);
+        assert_eq!(total.value, 0.006);
+        assert_eq!(total.unit, "s");
         assert!(s
             .iter()
             .all(|x| x.labels[0] == ("url".into(), "http://x/".into())));
@@ -143,10 +159,10 @@ mod tests {
     fn regex_mismatch_or_bad_status_is_down() {
         let c = config(&[("url", "http://x/"), ("regex", "z")]);
         let s = response(&c, &resp(200), Some(false));
-        assert_eq!(value(&s, "http.check.regex_match"), Some(0.0));
-        assert_eq!(value(&s, "http.check.up"), Some(0.0));
+        assert_eq!(value(&s, "sonde.http.check.regex_match"), Some(0.0));
+        assert_eq!(value(&s, "sonde.http.check.up"), Some(0.0));
         let s = response(&c, &resp(503), Some(true));
-        assert_eq!(value(&s, "http.check.up"), Some(0.0));
+        assert_eq!(value(&s, "sonde.http.check.up"), Some(0.0));
     }
 
     #[test]
@@ -154,7 +170,7 @@ mod tests {
         let c = config(&[("url", "http://x/")]);
         let (kind, _) = error_kind(&HttpError::Timeout);
         let s = failure(&c, kind);
-        assert_eq!(value(&s, "http.check.up"), Some(0.0));
+        assert_eq!(value(&s, "sonde.http.check.up"), Some(0.0));
         assert_eq!(s[1].labels[1], ("kind".into(), "timeout".into()));
     }
 }

@@ -1,12 +1,15 @@
-//! `memory` probe: memory and swap, in bytes and as a share of the total.
+//! `memory` probe: memory and swap, in bytes and as a share of the total, under
+//! OpenTelemetry's `system.memory.*` and `system.paging.*` names.
 //!
 //! Samples (no params):
 //! - `system.memory.limit` (By): total memory;
-//! - `system.memory.usage` (By) with `state` = `used`, `available`, `free`
-//!   (`available` counts reclaimable cache, so the three do not sum to the limit);
+//! - `system.memory.usage` (By) with `state` = `used` (total − available, as
+//!   OpenTelemetry defines it), `free` (unused pages; cache is neither);
+//! - `system.memory.linux.available` (By): what can be given to new programs without
+//!   swapping, reclaimable cache included (`MemAvailable`);
 //! - `system.memory.utilization` (1) with `state` = `used`: used / total;
-//! - `system.swap.usage` (By) with `state` = `used`, `free` (they sum to the swap total);
-//! - `system.swap.utilization` (1) with `state` = `used`: 0 on a machine without swap.
+//! - `system.paging.usage` (By) with `state` = `used`, `free` (they sum to the swap total);
+//! - `system.paging.utilization` (1) with `state` = `used`: 0 on a machine without swap.
 //!
 //! A host that reports a total of 0 bytes makes the run fail as `unavailable`.
 
@@ -61,15 +64,15 @@ fn samples(m: &MemoryInfo) -> Result<Vec<Sample>, ProbeError> {
         ),
         sample(
             "system.memory.usage",
-            m.available_bytes as f64,
-            "By",
-            Some("available"),
-        ),
-        sample(
-            "system.memory.usage",
             m.free_bytes as f64,
             "By",
             Some("free"),
+        ),
+        sample(
+            "system.memory.linux.available",
+            m.available_bytes as f64,
+            "By",
+            None,
         ),
         sample(
             "system.memory.utilization",
@@ -77,14 +80,14 @@ fn samples(m: &MemoryInfo) -> Result<Vec<Sample>, ProbeError> {
             "1",
             Some("used"),
         ),
-        sample("system.swap.usage", swap_used as f64, "By", Some("used")),
+        sample("system.paging.usage", swap_used as f64, "By", Some("used")),
         sample(
-            "system.swap.usage",
+            "system.paging.usage",
             (m.swap_total_bytes - swap_used) as f64,
             "By",
             Some("free"),
         ),
-        sample("system.swap.utilization", swap_share, "1", Some("used")),
+        sample("system.paging.utilization", swap_share, "1", Some("used")),
     ])
 }
 
@@ -127,14 +130,15 @@ mod tests {
         let s = samples(&info(1000, 250, 400, 100)).expect("samples");
         assert_eq!(value(&s, "system.memory.limit", None), 1000.0);
         assert_eq!(value(&s, "system.memory.utilization", Some("used")), 0.25);
-        assert_eq!(value(&s, "system.swap.usage", Some("free")), 300.0);
-        assert_eq!(value(&s, "system.swap.utilization", Some("used")), 0.25);
+        assert_eq!(value(&s, "system.memory.linux.available", None), 750.0);
+        assert_eq!(value(&s, "system.paging.usage", Some("free")), 300.0);
+        assert_eq!(value(&s, "system.paging.utilization", Some("used")), 0.25);
     }
 
     #[test]
     fn no_swap_is_zero_not_nan() {
         let s = samples(&info(1000, 1, 0, 0)).expect("samples");
-        assert_eq!(value(&s, "system.swap.utilization", Some("used")), 0.0);
+        assert_eq!(value(&s, "system.paging.utilization", Some("used")), 0.0);
     }
 
     #[test]
