@@ -8,10 +8,11 @@ use tokio_postgres::Client;
 const MIGRATION_LOCK: i64 = 0x534F_4E44_4501;
 
 /// (version, what it does, SQL). Append only; never edit an applied one.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "series, probe_run, measurement (partitioned by day), kafka_offset, dead_letter",
-    r#"
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "series, probe_run, measurement (partitioned by day), kafka_offset, dead_letter",
+        r#"
 CREATE TABLE series (
     id      bigserial PRIMARY KEY,
     host    text  NOT NULL,
@@ -62,11 +63,74 @@ CREATE TABLE dead_letter (
     UNIQUE (topic, "partition", "offset")
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "series of the bundled probes take the OpenTelemetry-conformant metric names",
+        RENAME_TO_OTEL_NAMES,
+    ),
+];
+
+/// The bundled probes' series recorded under the names of Sonde 0.1 take the names of
+/// docs/probes.md, so a name never means two things in one database: rates move out of
+/// OpenTelemetry's counter names (`system.network.io` is a byte counter, not By/s), swap
+/// becomes `system.paging.*`, `available` memory its own metric, the `irq` cpu state
+/// OpenTelemetry's `interrupt`, and the HTTP check metrics go under `sonde.`. Units and
+/// values stay as recorded (old `sonde.http.check.duration` series keep `ms`), so no
+/// measurement row is rewritten. A renamed series whose new identity exists already (a
+/// newer host recorded by an older recorder) is merged into it. Only the bundled probes'
+/// series are touched: what another probe meant by a name is not known here.
+const RENAME_TO_OTEL_NAMES: &str = r#"
+CREATE TEMP TABLE series_rename ON COMMIT DROP AS
+SELECT s.id, s.host, s.probe, r.new_metric AS metric, r.new_unit AS unit, s.labels
+FROM series s
+JOIN (VALUES
+    ('bandwidth', 'system.network.io', 'By/s', 'sonde.network.io.rate', 'By/s'),
+    ('bandwidth', 'system.network.packets', '1/s', 'sonde.network.packet.rate', '{packet}/s'),
+    ('bandwidth', 'system.network.errors', '1/s', 'sonde.network.error.rate', '{error}/s'),
+    ('bandwidth', 'system.network.threshold_exceeded', 'By/s', 'sonde.network.threshold_exceeded', 'By/s'),
+    ('memory', 'system.swap.usage', 'By', 'system.paging.usage', 'By'),
+    ('memory', 'system.swap.utilization', '1', 'system.paging.utilization', '1'),
+    ('http-check', 'http.check.duration', 'ms', 'sonde.http.check.duration', 'ms'),
+    ('http-check', 'http.check.status_code', '1', 'sonde.http.check.status_code', '1'),
+    ('http-check', 'http.check.regex_match', '1', 'sonde.http.check.regex_match', '1'),
+    ('http-check', 'http.check.up', '1', 'sonde.http.check.up', '1'),
+    ('http-check', 'http.check.error', '1', 'sonde.http.check.error', '1')
+) AS r(probe, old_metric, old_unit, new_metric, new_unit)
+  ON s.probe = r.probe AND s.metric = r.old_metric AND s.unit = r.old_unit;
+INSERT INTO series_rename
+SELECT id, host, probe, 'system.memory.linux.available', unit, labels - 'state'
+FROM series
+WHERE probe = 'memory' AND metric = 'system.memory.usage' AND labels->>'state' = 'available';
+INSERT INTO series_rename
+SELECT id, host, probe, metric, unit, jsonb_set(labels, '{state}', '"interrupt"')
+FROM series
+WHERE probe = 'cpu' AND metric = 'system.cpu.utilization' AND labels->>'state' = 'irq';
+CREATE TEMP TABLE series_merge ON COMMIT DROP AS
+SELECT r.id AS old_id, t.id AS new_id
+FROM series_rename r
+JOIN series t ON t.host = r.host AND t.probe = r.probe AND t.metric = r.metric
+             AND t.unit = r.unit AND t.labels = r.labels AND t.id <> r.id;
+UPDATE measurement m SET series_id = g.new_id FROM series_merge g WHERE m.series_id = g.old_id;
+DELETE FROM series s USING series_merge g WHERE s.id = g.old_id;
+UPDATE series s SET metric = r.metric, unit = r.unit, labels = r.labels
+FROM series_rename r
+WHERE s.id = r.id AND NOT EXISTS (SELECT 1 FROM series_merge g WHERE g.old_id = r.id);
+"#;
 
 /// Apply every migration not yet recorded in `schema_migrations`, then (re)create the
 /// seed-compatible view named `measure_table`. Returns how many migrations ran.
 pub async fn run(client: &mut Client, measure_table: &str) -> Result<usize> {
+    run_through(client, measure_table, i32::MAX).await
+}
+
+/// [`run`], stopping after migration `last_version`: how upgrade tests make a database
+/// as an older recorder left it.
+pub async fn run_through(
+    client: &mut Client,
+    measure_table: &str,
+    last_version: i32,
+) -> Result<usize> {
     let tx = client
         .transaction()
         .await
@@ -89,7 +153,7 @@ pub async fn run(client: &mut Client, measure_table: &str) -> Result<usize> {
         .collect();
     let mut ran = 0;
     for (version, description, sql) in MIGRATIONS {
-        if applied.contains(version) {
+        if applied.contains(version) || *version > last_version {
             continue;
         }
         tx.batch_execute(sql)
