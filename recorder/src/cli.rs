@@ -13,7 +13,7 @@ use crate::config::{Config, SslMode};
 #[command(name = "recorder", version, about)]
 pub struct Cli {
     /// recorder.ini ([recorder] section; [writer] accepted).
-    #[arg(long, short = 'c', value_name = "FILE")]
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// Validate the configuration, connect to Kafka and PostgreSQL once, exit 0 or 1.
     #[arg(long)]
@@ -27,7 +27,7 @@ pub struct Cli {
     )]
     pub kafka_brokers: Option<String>,
     /// PostgreSQL as a libpq connection string or URI; sslmode and sslrootcert are understood.
-    #[arg(long, env = "PSQL_SERVER", value_name = "CONNINFO")]
+    #[arg(long, env = "PSQL_SERVER", value_name = "CONNINFO", global = true)]
     pub psql: Option<String>,
     /// CA certificate of the brokers (kafka.ssl.cafile).
     #[arg(long, value_name = "PEM")]
@@ -57,8 +57,17 @@ pub struct Cli {
     #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
     pub kafka_options: Vec<String>,
     /// More logging (-v debug, -vv trace). RUST_LOG wins when set.
-    #[arg(short, long, action = clap::ArgAction::Count)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Without a subcommand the recorder consumes until stopped.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Write one self-contained HTML report of what was recorded (reads PostgreSQL only).
+    Report(crate::report::ReportArgs),
 }
 
 impl Cli {

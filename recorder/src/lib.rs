@@ -12,5 +12,6 @@ pub mod db;
 pub mod migrations;
 pub mod partitions;
 pub mod pipeline;
+pub mod report;
 pub mod series;
 pub mod writer;

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sonde_recorder::app;
-use sonde_recorder::cli::Cli;
+use sonde_recorder::cli::{Cli, Command};
+use sonde_recorder::report;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -37,6 +38,19 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        if let Some(Command::Report(args)) = &cli.command {
+            let w = report::write(&config, args).await?;
+            println!(
+                "recorder: report written to {} ({} KiB, {} hosts, {} HTTP checks; queries {} ms, rendering {} ms)",
+                args.out.display(),
+                w.bytes.div_ceil(1024),
+                w.hosts,
+                w.checks,
+                w.query_ms,
+                w.render_ms
+            );
+            return Ok(());
+        }
         if cli.check_config {
             let line = app::check(&config).await?;
             println!("recorder: {line}");

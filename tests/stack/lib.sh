@@ -176,3 +176,12 @@ postgres.ssl.rootcertfile = $SONDE_PG_ROOTCERT
 batch.max_delay_ms = $4
 INI
 }
+
+# The Chromium binary the report's browser test drives: SONDE_CHROMIUM, else Debian's.
+chromium_bin() {
+    if [[ -n "${SONDE_CHROMIUM:-}" ]]; then
+        [[ -x "$SONDE_CHROMIUM" ]] && printf '%s\n' "$SONDE_CHROMIUM"
+        return
+    fi
+    command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null
+}
