@@ -17,7 +17,7 @@ const BOTTOM: f64 = 42.0;
 const PLOT_HEIGHT: f64 = 170.0;
 const LANE_HEIGHT: f64 = 22.0;
 /// Lane labels longer than this are cut (the full text is in the tooltip).
-const LANE_LABEL_CHARS: usize = 14;
+const LANE_LABEL_CHARS: usize = 11;
 
 /// Line colours, distinguishable for common colour blindness (Okabe–Ito plus two).
 const PALETTE: [&str; 10] = [
@@ -202,10 +202,7 @@ fn legend(out: &mut String, lines: &[Line], with_events: bool) {
 /// Splits time-ordered points where the gap is more than three times the usual spacing
 /// (or the bucket width, whichever is larger): missing data shows as a gap, not a slope.
 fn contiguous_runs(points: &[(i64, f64)], bucket_secs: i64) -> Vec<&[(i64, f64)]> {
-    let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    gaps.sort_unstable();
-    let usual = gaps.get(gaps.len() / 2).copied().unwrap_or(bucket_secs);
-    let limit = 3 * usual.max(bucket_secs);
+    let limit = 3 * usual_spacing(points).max(bucket_secs);
     let mut runs = Vec::new();
     let mut start = 0;
     for i in 1..points.len() {
@@ -218,6 +215,13 @@ fn contiguous_runs(points: &[(i64, f64)], bucket_secs: i64) -> Vec<&[(i64, f64)]
         runs.push(&points[start..]);
     }
     runs
+}
+
+/// The median time between neighbouring points (0 for fewer than two).
+fn usual_spacing(points: &[(i64, f64)]) -> i64 {
+    let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    gaps.sort_unstable();
+    gaps.get(gaps.len() / 2).copied().unwrap_or(0)
 }
 
 /// How a lane cell is coloured and described, from its lane and its share (0–1).
@@ -274,17 +278,27 @@ pub fn lane_chart(id: &str, title: &str, window: Window, lanes: &[Lane], style: 
             LANE_HEIGHT - 6.0,
             esc(&lane.label),
         );
+        // A cell lasts until the next one when runs are sparser than buckets (runs every
+        // minute, 30 s buckets), so a steady check is one block, not stripes.
+        let reach = usual_spacing(&lane.cells).max(w);
+        let cell_end = |k: usize| {
+            let start = lane.cells[k].0;
+            match lane.cells.get(k + 1) {
+                Some((next, _)) if *next - start <= reach => *next,
+                _ => start + w,
+            }
+        };
         let mut i = 0;
         while i < lane.cells.len() {
             let (start, share) = lane.cells[i];
             let (colour, text) = style(lane, share);
-            let mut end = start + w;
+            let mut end = cell_end(i);
             let mut j = i + 1;
             while j < lane.cells.len()
                 && lane.cells[j].0 == end
                 && style(lane, lane.cells[j].1).0 == colour
             {
-                end += w;
+                end = cell_end(j);
                 j += 1;
             }
             let (x0, x1) = (frame.x(start), frame.x(end));
@@ -399,6 +413,18 @@ mod tests {
         assert_eq!(svg.matches("fill=\"#009e73\"").count(), 2);
         assert_eq!(svg.matches("fill=\"#d55e00\"").count(), 1);
         assert_eq!(svg.matches("fill=\"#e69f00\"").count(), 1);
+    }
+
+    #[test]
+    fn sparse_runs_make_one_block_not_stripes() {
+        let t = W.from;
+        let cells = (0..5).map(|i| (t + 120 * i, 1.0)).collect();
+        let lane = Lane {
+            label: "up".into(),
+            cells,
+        };
+        let svg = lane_chart("up:x", "Up", W, &[lane], good_bad_style);
+        assert_eq!(svg.matches("fill=\"#009e73\"").count(), 1);
     }
 
     #[test]

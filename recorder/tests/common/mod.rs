@@ -2,6 +2,8 @@
 //! a producer of Sonde messages, and counting what landed in PostgreSQL.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod fleet;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
