@@ -7,9 +7,10 @@ set dotenv-load := false
 default:
     @just --list
 
-# Check (and install where possible) what the recipes need: Rust target, Debian packages, broker.
+# Check (and install where possible) what the recipes need: Rust target, Debian packages, broker, Chromium.
 prereqs:
     tests/stack/prereqs.sh
+    tests/stack/browser-prereqs.sh
 
 # Build every probe under probes/ to probes/<name>.wasm (and the test-only probes under tests/probes/).
 build-probes:
@@ -43,6 +44,8 @@ test:
     # Compiled probes are cached inside the checkout, not in the user's cache directory.
     export SONDE_CACHE_DIR="$PWD/target/sonde-cache"
     tests/stack/up.sh
+    # Chromium, for the report's browser test.
+    tests/stack/browser-prereqs.sh
     cargo fmt --all -- --check
     tests/stack/build-probes.sh
     cargo clippy --workspace --all-targets -- -D warnings
@@ -60,9 +63,13 @@ test-long:
     cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
     SONDE_DRILL_SCALE=long cargo nextest run -p sonde-tests -E 'binary(/^pipeline_/)' --no-fail-fast
 
-# Start everything, run all four probes and the recorder for ~20 s, print what landed in PostgreSQL.
+# Start everything, run all four probes and the recorder for ~20 s, print what landed in PostgreSQL and write the report.
 demo:
     tests/stack/demo.sh
+
+# Write the HTML report of the local stack's data (default: what `just demo` recorded) and print its path.
+report since="1h" database="sonde_demo":
+    tests/stack/report.sh {{since}} {{database}}
 
 # Benchmarks: prints one markdown table and writes it to bench-results/.
 bench:

@@ -112,16 +112,39 @@ async fn a_fleet_report_has_every_chart_with_data() {
     keep("fleet.html", &page);
     for h in 0..spec.hosts {
         let host = fleet::host_name(h);
-        assert_eq!(drawn(&page, &format!("cpu:{host}")), 8, "cpu states of {host}");
-        assert_eq!(drawn(&page, &format!("memory:{host}")), 2, "memory of {host}");
-        assert_eq!(drawn(&page, &format!("network:{host}")), 4, "interfaces × directions of {host}");
+        assert_eq!(
+            drawn(&page, &format!("cpu:{host}")),
+            8,
+            "cpu states of {host}"
+        );
+        assert_eq!(
+            drawn(&page, &format!("memory:{host}")),
+            2,
+            "memory of {host}"
+        );
+        assert_eq!(
+            drawn(&page, &format!("network:{host}")),
+            4,
+            "interfaces × directions of {host}"
+        );
         let check = format!("{host} {}", fleet::check_url(h));
         assert_eq!(drawn(&page, &format!("http-up:{check}")), 1);
-        assert_eq!(drawn(&page, &format!("http-status:{check}")), 2, "200 and 503");
-        assert_eq!(drawn(&page, &format!("http-latency:{check}")), 10, "5 phases × p50/p95");
+        assert_eq!(
+            drawn(&page, &format!("http-status:{check}")),
+            2,
+            "200 and 503"
+        );
+        assert_eq!(
+            drawn(&page, &format!("http-latency:{check}")),
+            10,
+            "5 phases × p50/p95"
+        );
         assert_eq!(drawn(&page, &format!("http-regex:{check}")), 1);
     }
-    assert_eq!(page.matches("data-event=").count() as usize, g.threshold_events);
+    assert_eq!(
+        page.matches("data-event=").count() as usize,
+        g.threshold_events
+    );
     assert_eq!(rows_of(&page, "failed-runs"), g.failed_runs.min(100));
     assert!(page.contains(&format!("{} in this window", g.failed_runs)));
     assert_eq!(rows_of(&page, "dead-letters"), fleet::DEAD_LETTERS);
@@ -134,7 +157,10 @@ async fn a_fleet_report_has_every_chart_with_data() {
     let (ok, log, one) = site.report(&["--since", "3h", "--host", "host-001", "--bucket", "5m"]);
     assert!(ok, "{log}");
     assert!(one.contains("data-chart=\"cpu:host-001\""));
-    assert!(!one.contains("data-chart=\"cpu:host-000\"") && !one.contains("data-chart=\"cpu:host-002\""));
+    assert!(
+        !one.contains("data-chart=\"cpu:host-000\"")
+            && !one.contains("data-chart=\"cpu:host-002\"")
+    );
     assert!(one.contains("one point per 5 min"));
     assert_eq!(drawn(&one, "cpu:host-001"), 8);
 }
@@ -160,7 +186,10 @@ async fn bad_input_gets_one_clear_line() {
     let site = Site::new().await;
     let (ok, log, _) = site.report(&["--since", "5x"]);
     assert!(!ok);
-    assert!(log.contains("--since") && log.contains("expected a number and s, m, h or d"), "{log}");
+    assert!(
+        log.contains("--since") && log.contains("expected a number and s, m, h or d"),
+        "{log}"
+    );
     // a database the recorder never wrote to
     let (ok, log, page) = site.report(&[]);
     assert!(!ok && page.is_empty());

@@ -5,6 +5,7 @@
 //! Helpers that only set a test up panic with a message naming what failed (and hinting
 //! at `just up`); helpers whose failure a test may want to assert return a `Result`.
 
+pub mod browser;
 mod env;
 mod kafka;
 mod postgres;

@@ -307,3 +307,20 @@ bench_probe() {
         "$(fmt_us "$pool_ns")" "on-demand allocator: $(fmt_us "$demand_ns")" "$(ratio "$pool_ns" "$demand_ns")×" "—"
     row "load a component from the on-disk compile cache" "$(fmt_us "$load_ns")" "—" "—" "—"
 }
+
+bench_report() {
+    log "==> recorder report: 24 h of 100 generated hosts (every probe every minute)"
+    local dir="$work/report" out result
+    mkdir -p "$dir"
+    out="$(cd "$ROOT" && cargo bench -q -p sonde-recorder --bench report 2>"$dir/report.log")" \
+        || die "report bench failed; see $dir/report.log"
+    printf '%s\n' "$out" >"$dir/report.md"
+    result="$(grep '^BENCH_RESULT ' <<<"$out" | tail -n1)"
+    [[ -n "$result" ]] || die "report bench printed no BENCH_RESULT line; see $dir/report.md"
+    local report_ms query_ms render_ms html_mib raw_ms raw_rows samples hosts hours
+    eval "${result#BENCH_RESULT }"
+    # shellcheck disable=SC2154  # set by the eval above
+    row "recorder report, ${hours} h × ${hosts} hosts ($samples samples): end to end, best of 3" \
+        "$report_ms ms (queries $query_ms ms, rendering $render_ms ms; page $html_mib MiB)" \
+        "raw rows fetched: $raw_ms ms ($raw_rows rows)" "$(ratio "$report_ms" "$raw_ms")×" "≤ 10 s"
+}

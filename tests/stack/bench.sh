@@ -2,12 +2,13 @@
 # `just bench`: measure Sonde against the tools people run today, in one run on this machine,
 # and print one markdown table (also written to bench-results/).
 #
-# Sections (each can be skipped with BENCH_SKIP="recorder host http probe e2e"):
+# Sections (each can be skipped with BENCH_SKIP="recorder host http probe e2e report"):
 #   recorder  recorder ingest vs psql \copy vs one INSERT+COMMIT per row vs a kafka-python+psycopg2 consumer
 #   host      host CPU seconds and peak RSS over 60 s (cpu, memory, bandwidth at 1 s) vs collectd
 #   http      CPU per 10,000 HTTP checks of a 100 KB nginx page with a regex vs blackbox_exporter
 #   probe     one probe run through the host vs the same computation natively (criterion)
 #   e2e       probe run start -> row committed in PostgreSQL, p50/p99 at 1,000 runs/s
+#   report    `recorder report` over 100 generated hosts x 24 h vs fetching the raw rows
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -80,6 +81,7 @@ skip host || bench_host
 skip http || bench_http
 skip probe || bench_probe
 skip e2e || bench_e2e
+skip report || bench_report
 
 stamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(uname -r)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `just demo`: build everything, start the local stack, run the host with the four probes
 # (http-check against a local page with a regex) and the recorder for a while, then print
-# what landed in PostgreSQL. Stops what it started (the stack only if the demo started it).
+# what landed in PostgreSQL and write the HTML report (its path is the last line printed).
+# Stops what it started (the stack only if the demo started it).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -133,3 +134,9 @@ psql_demo -c "SELECT count(*) AS dead_letters FROM dead_letter"
 runs="$(psql_demo -tA -c "SELECT count(*) FROM probe_run")"
 [[ "$runs" -gt 0 ]] || die "no runs reached PostgreSQL; see $demo/host.log and $demo/recorder.log"
 log "demo done: $runs runs recorded in database $db (logs and configs in $demo)"
+report="$ROOT/target/report/sonde-report.html"
+mkdir -p "$(dirname "$report")"
+"$recorder_bin" report --config "$demo/recorder.ini" --since 10m --out "$report" >"$demo/report.log" 2>&1 ||
+    die "recorder report failed; see $demo/report.log"
+echo "== report (open it in a browser; \`just report\` writes it again) =="
+echo "$report"

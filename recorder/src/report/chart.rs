@@ -69,7 +69,9 @@ impl Frame {
         let w = self.window;
         let (ticks, step) = scale::time_ticks(w.from, w.to, 6);
         let bottom = TOP + self.plot_height;
-        for t in ticks {
+        // a label centred on the right edge would be cut in half
+        let last_x = WIDTH - RIGHT - 24.0;
+        for t in ticks.into_iter().filter(|t| self.x(*t) <= last_x) {
             let x = self.x(t);
             let _ = write!(
                 svg,
@@ -109,7 +111,11 @@ pub fn line_chart(spec: &LineChart, window: Window, lines: &[Line], events: &[Ev
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
     let ticks = scale::value_ticks(spec.y_max.unwrap_or(data_max), spec.unit, 4);
-    let top_value = ticks.last().map(|t| t.0).unwrap_or(1.0).max(f64::MIN_POSITIVE);
+    let top_value = ticks
+        .last()
+        .map(|t| t.0)
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE);
     let bottom = TOP + PLOT_HEIGHT;
     let y = |v: f64| bottom - (v.clamp(0.0, top_value) / top_value) * PLOT_HEIGHT;
     let drawn = lines.iter().filter(|l| !l.points.is_empty()).count();
@@ -252,7 +258,13 @@ pub fn status_code_style(lane: &Lane, share: f64) -> (&'static str, String) {
 }
 
 /// A timeline: one row per lane, one block per run of buckets with the same colour.
-pub fn lane_chart(id: &str, title: &str, window: Window, lanes: &[Lane], style: CellStyle) -> String {
+pub fn lane_chart(
+    id: &str,
+    title: &str,
+    window: Window,
+    lanes: &[Lane],
+    style: CellStyle,
+) -> String {
     let plot_height = (lanes.len().max(1) as f64) * LANE_HEIGHT;
     let frame = Frame {
         window,
@@ -266,7 +278,11 @@ pub fn lane_chart(id: &str, title: &str, window: Window, lanes: &[Lane], style: 
     for (i, lane) in lanes.iter().enumerate() {
         let top = TOP + i as f64 * LANE_HEIGHT + 3.0;
         let label: String = lane.label.chars().take(LANE_LABEL_CHARS).collect();
-        let cut = if label.len() < lane.label.len() { "…" } else { "" };
+        let cut = if label.len() < lane.label.len() {
+            "…"
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}{cut}<title>{}</title></text><rect class="lane" x="{LEFT}" y="{top:.1}" width="{:.1}" height="{:.1}"/><g data-series="{}">"#,
@@ -364,7 +380,11 @@ mod tests {
         };
         let svg = line_chart(&spec, W, &[l], &[]);
         assert_eq!(svg.matches("<polyline").count(), 1);
-        assert_eq!(svg.matches("<circle").count(), 1, "the lone point after the gap");
+        assert_eq!(
+            svg.matches("<circle").count(),
+            1,
+            "the lone point after the gap"
+        );
         assert!(svg.contains(r#"data-chart="cpu:h" data-drawn="1""#));
         assert!(svg.contains("time (UTC)"));
         assert!(svg.contains(">100 %<"));
@@ -406,7 +426,13 @@ mod tests {
         let t = W.from;
         let lane = Lane {
             label: "up".into(),
-            cells: vec![(t, 1.0), (t + 60, 1.0), (t + 120, 0.0), (t + 180, 0.5), (t + 300, 1.0)],
+            cells: vec![
+                (t, 1.0),
+                (t + 60, 1.0),
+                (t + 120, 0.0),
+                (t + 180, 0.5),
+                (t + 300, 1.0),
+            ],
         };
         let svg = lane_chart("up:x", "Up", W, &[lane], good_bad_style);
         // green 2 buckets, red, amber, then green again after a bucket without data
@@ -433,7 +459,13 @@ mod tests {
             label: code.into(),
             cells: vec![(W.from, 0.5)],
         };
-        let svg = lane_chart("s", "Status", W, &[lane("200"), lane("503")], status_code_style);
+        let svg = lane_chart(
+            "s",
+            "Status",
+            W,
+            &[lane("200"), lane("503")],
+            status_code_style,
+        );
         assert!(svg.contains("#009e73") && svg.contains("#d55e00"));
         assert!(svg.contains(r#"data-drawn="2""#));
     }

@@ -99,6 +99,9 @@ pub struct DeadLetter {
 pub struct Report {
     pub generated_at: DateTime<Utc>,
     pub window: Window,
+    /// Start of the requested window (`--since`): the tables cover it all, the charts
+    /// start at the first run in it.
+    pub since: i64,
     /// `--host`, when the report is about one host.
     pub host_filter: Option<String>,
     pub runs: i64,

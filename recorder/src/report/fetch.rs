@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
-use super::data::{CheckCharts, DeadLetter, Event, FailedRun, HostCharts, Lane, Line, Report, Window};
+use super::data::{
+    CheckCharts, DeadLetter, Event, FailedRun, HostCharts, Lane, Line, Report, Window,
+};
 use super::queries::{self, Query};
 use super::scale::{self, Unit};
 
@@ -45,7 +47,10 @@ fn secs(row: &Row) -> i64 {
 /// Query everything the page shows.
 pub async fn fetch(client: &Client, request: &Request, now: DateTime<Utc>) -> Result<Report> {
     let span_row = client
-        .query_one(queries::run_span().sql.as_str(), &[&request.since, &request.until, &request.host])
+        .query_one(
+            queries::run_span().sql.as_str(),
+            &[&request.since, &request.until, &request.host],
+        )
         .await
         .context("report query `run_span`")?;
     let first: Option<DateTime<Utc>> = span_row.get("first_run");
@@ -63,6 +68,8 @@ pub async fn fetch(client: &Client, request: &Request, now: DateTime<Utc>) -> Re
     let from = DateTime::<Utc>::from_timestamp(window.from, 0).unwrap_or(request.since);
     let bucket_param = bucket as f64;
     let params: [&(dyn ToSql + Sync); 4] = [&from, &request.until, &request.host, &bucket_param];
+    // Tables cover the whole requested window: a dead letter may predate the first run.
+    let whole: [&(dyn ToSql + Sync); 3] = [&request.since, &request.until, &request.host];
 
     let (cpu, memory, network, threshold, up, status, latency, regex, failed, dead) = futures::try_join!(
         rows(client, queries::cpu(), &params),
@@ -73,8 +80,8 @@ pub async fn fetch(client: &Client, request: &Request, now: DateTime<Utc>) -> Re
         rows(client, queries::http_status(), &params),
         rows(client, queries::http_latency(), &params),
         rows(client, queries::http_regex(), &params),
-        rows(client, queries::failed_runs(), &params),
-        rows(client, queries::dead_letters(), &params),
+        rows(client, queries::failed_runs(), &whole),
+        rows(client, queries::dead_letters(), &whole),
     )?;
 
     let mut hosts: BTreeMap<String, HostCharts> = BTreeMap::new();
@@ -100,10 +107,12 @@ pub async fn fetch(client: &Client, request: &Request, now: DateTime<Utc>) -> Re
             scale::format_value(threshold, Unit::BytesPerSecond),
             scale::format_value(peak, Unit::BytesPerSecond),
         );
-        host(&mut hosts, text_host(row)).threshold_events.push(Event {
-            time: secs(row),
-            text,
-        });
+        host(&mut hosts, text_host(row))
+            .threshold_events
+            .push(Event {
+                time: secs(row),
+                text,
+            });
     }
 
     let mut checks: BTreeMap<(String, String), CheckCharts> = BTreeMap::new();
@@ -114,18 +123,40 @@ pub async fn fetch(client: &Client, request: &Request, now: DateTime<Utc>) -> Re
     for row in &status {
         let runs: i64 = row.get("runs");
         let code = text(row, "status_code");
-        push_cell(&mut check(&mut checks, row).status, &code, secs(row), runs as f64);
+        push_cell(
+            &mut check(&mut checks, row).status,
+            &code,
+            secs(row),
+            runs as f64,
+        );
     }
     for row in &latency {
         let phase = text(row, "phase");
         let (p50, p95): (f64, f64) = (row.get("p50_ms"), row.get("p95_ms"));
         let c = check(&mut checks, row);
-        push_point(&mut c.latency, &format!("{phase} p50"), false, secs(row), p50);
-        push_point(&mut c.latency, &format!("{phase} p95"), true, secs(row), p95);
+        push_point(
+            &mut c.latency,
+            &format!("{phase} p50"),
+            false,
+            secs(row),
+            p50,
+        );
+        push_point(
+            &mut c.latency,
+            &format!("{phase} p95"),
+            true,
+            secs(row),
+            p95,
+        );
     }
     for row in &regex {
         let ratio: f64 = row.get("match_ratio");
-        push_cell(&mut check(&mut checks, row).regex, &text(row, "regex"), secs(row), ratio);
+        push_cell(
+            &mut check(&mut checks, row).regex,
+            &text(row, "regex"),
+            secs(row),
+            ratio,
+        );
     }
     let mut checks: Vec<CheckCharts> = checks.into_values().collect();
     for c in &mut checks {
@@ -138,6 +169,7 @@ pub async fn fetch(client: &Client, request: &Request, now: DateTime<Utc>) -> Re
     Ok(Report {
         generated_at: now,
         window,
+        since: request.since.timestamp(),
         host_filter: (!request.host.is_empty()).then(|| request.host.clone()),
         runs,
         hosts: hosts.into_values().collect(),

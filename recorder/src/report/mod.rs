@@ -107,7 +107,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp_name = name.to_owned();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
-    std::fs::write(&tmp, bytes).with_context(|| format!("--out: cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("--out: cannot rename {} to {}", tmp.display(), path.display()))
+    std::fs::write(&tmp, bytes)
+        .with_context(|| format!("--out: cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        format!(
+            "--out: cannot rename {} to {}",
+            tmp.display(),
+            path.display()
+        )
+    })
 }

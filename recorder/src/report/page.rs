@@ -70,16 +70,21 @@ pub fn render(report: &Report) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sonde report, {from}</title><style>{STYLE}</style></head><body>
 <header><h1>Sonde report</h1>
-<p class="meta">{scope} · {from} to {to} · one point per {bucket} (averages; latency as p50/p95 per bucket) · <strong>all times UTC</strong> · generated {generated} · {runs} runs</p></header>
+<p class="meta">{scope} · charts {from} to {to}, one point per {bucket} (averages; latency as p50/p95 per bucket) · tables since {since} · <strong>all times UTC</strong> · generated {generated} · {runs} runs</p></header>
 "#,
         from = epoch_utc(w.from),
         to = epoch_utc(w.to),
+        since = epoch_utc(report.since),
         bucket = bucket_text(w.bucket_secs),
         generated = utc(report.generated_at),
         runs = report.runs,
     );
     overview(&mut out, report);
-    let _ = write!(out, r#"<section id="hosts"><h2>Hosts ({})</h2>"#, report.hosts.len());
+    let _ = write!(
+        out,
+        r#"<section id="hosts"><h2>Hosts ({})</h2>"#,
+        report.hosts.len()
+    );
     if report.hosts.is_empty() {
         out.push_str(r#"<p class="empty">no host metrics in this window</p>"#);
     }
@@ -115,7 +120,10 @@ fn cpu_busy(host: &HostCharts) -> Option<(f64, f64)> {
     let n = per_bucket.len();
     (n > 0).then(|| {
         let sum: f64 = per_bucket.values().sum();
-        (sum / n as f64, per_bucket.values().copied().fold(0.0, f64::max))
+        (
+            sum / n as f64,
+            per_bucket.values().copied().fold(0.0, f64::max),
+        )
     })
 }
 
@@ -272,7 +280,10 @@ fn check_section(out: &mut String, report: &Report, check: &CheckCharts) {
 
 fn table_note(out: &mut String, shown: usize, total: i64) {
     if total as usize > shown {
-        let _ = write!(out, "<p>{total} in this window; the newest {shown} shown.</p>");
+        let _ = write!(
+            out,
+            "<p>{total} in this window; the newest {shown} shown.</p>"
+        );
     } else {
         let _ = write!(out, "<p>{total} in this window.</p>");
     }

@@ -32,6 +32,7 @@ fn sample() -> Report {
             to: T0 + 600,
             bucket_secs: 60,
         },
+        since: T0 - 3600,
         host_filter: None,
         runs: 42,
         hosts: vec![HostCharts {
@@ -41,7 +42,10 @@ fn sample() -> Report {
                 line("user", false, &[15.0, 25.0]),
                 line("system", false, &[5.0, 5.0]),
             ],
-            memory: vec![line("used", false, &[2e9, 2.1e9]), line("available", false, &[6e9, 5.9e9])],
+            memory: vec![
+                line("used", false, &[2e9, 2.1e9]),
+                line("available", false, &[6e9, 5.9e9]),
+            ],
             network: vec![line("eth0 receive", false, &[1e5, 2e5])],
             threshold_events: vec![Event {
                 time: T0 + 60,
@@ -56,7 +60,10 @@ fn sample() -> Report {
                 label: "200".into(),
                 cells: vec![(T0, 1.0)],
             }],
-            latency: vec![line("total p50", false, &[10.0, 12.0]), line("total p95", true, &[30.0, 90.0])],
+            latency: vec![
+                line("total p50", false, &[10.0, 12.0]),
+                line("total p95", true, &[30.0, 90.0]),
+            ],
             regex: vec![Lane {
                 label: evil.into(),
                 cells: vec![(T0, 1.0), (T0 + 60, 0.0)],
@@ -85,7 +92,15 @@ fn sample() -> Report {
 #[test]
 fn every_chart_and_table_is_on_the_page() {
     let html = render(&sample());
-    for id in ["cpu:web-1", "memory:web-1", "network:web-1", "http-up:web-1", "http-status:web-1", "http-latency:web-1", "http-regex:web-1"] {
+    for id in [
+        "cpu:web-1",
+        "memory:web-1",
+        "network:web-1",
+        "http-up:web-1",
+        "http-status:web-1",
+        "http-latency:web-1",
+        "http-regex:web-1",
+    ] {
         assert!(html.contains(&format!("data-chart=\"{id}")), "{id} missing");
     }
     assert!(html.contains(r#"data-table="failed-runs""#));
@@ -94,6 +109,7 @@ fn every_chart_and_table_is_on_the_page() {
     assert!(html.contains("all times UTC"));
     assert!(html.contains("time (UTC)"));
     assert!(html.contains("one point per 1 min"));
+    assert!(html.contains("tables since 2023-11-14 21:13:20 UTC"));
 }
 
 #[test]
@@ -101,7 +117,15 @@ fn nothing_from_the_database_becomes_markup_or_a_fetch() {
     let html = render(&sample());
     assert!(!html.contains("<script"), "unescaped script");
     assert!(html.contains("default-src 'none'"), "CSP missing");
-    for fetching in ["src=", "href=\"http", "url(", "@import", "<link", "<iframe", "<object"] {
+    for fetching in [
+        "src=",
+        "href=\"http",
+        "url(",
+        "@import",
+        "<link",
+        "<iframe",
+        "<object",
+    ] {
         assert!(!html.contains(fetching), "page would fetch: {fetching}");
     }
     assert!(html.contains("&lt;script&gt;"));

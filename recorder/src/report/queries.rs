@@ -59,7 +59,8 @@ pub fn cpu() -> Query {
         title: "CPU utilisation by state (%)",
         shape: Shape::TimeSeries,
         sql: format!(
-            "SELECT {BUCKET} AS time, s.host, s.labels->>'state' AS state,
+            "SELECT {BUCKET} AS time,
+       s.host, s.labels->>'state' AS state,
        avg(m.value) * 100 AS percent
 {}
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
@@ -78,7 +79,8 @@ pub fn memory() -> Query {
         title: "Memory used and available (bytes)",
         shape: Shape::TimeSeries,
         sql: format!(
-            "SELECT {BUCKET} AS time, s.host, s.labels->>'state' AS state,
+            "SELECT {BUCKET} AS time,
+       s.host, s.labels->>'state' AS state,
        avg(m.value) AS bytes
 {}
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
@@ -96,7 +98,8 @@ pub fn network() -> Query {
         title: "Bandwidth per interface (bytes/s)",
         shape: Shape::TimeSeries,
         sql: format!(
-            "SELECT {BUCKET} AS time, s.host, s.labels->>'interface' AS interface,
+            "SELECT {BUCKET} AS time,
+       s.host, s.labels->>'interface' AS interface,
        s.labels->>'direction' AS direction, avg(m.value) AS bytes_per_second
 {}
 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
@@ -111,7 +114,8 @@ pub fn network_threshold() -> Query {
         title: "Bandwidth threshold events",
         shape: Shape::TimeSeries,
         sql: format!(
-            "SELECT {BUCKET} AS time, s.host, s.labels->>'interface' AS interface,
+            "SELECT {BUCKET} AS time,
+       s.host, s.labels->>'interface' AS interface,
        s.labels->>'direction' AS direction, max(s.labels->>'threshold') AS threshold,
        count(*) AS events, max(m.value) AS peak_bytes_per_second
 {}
@@ -127,7 +131,8 @@ pub fn http_up() -> Query {
         title: "HTTP check up (share of runs up)",
         shape: Shape::TimeSeries,
         sql: format!(
-            "SELECT {BUCKET} AS time, s.host, s.labels->>'url' AS url, avg(m.value) AS up_ratio
+            "SELECT {BUCKET} AS time,
+       s.host, s.labels->>'url' AS url, avg(m.value) AS up_ratio
 {}
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             samples_of(m::HTTP_UP, "")
@@ -141,7 +146,8 @@ pub fn http_status() -> Query {
         title: "HTTP status codes (runs per code)",
         shape: Shape::TimeSeries,
         sql: format!(
-            "SELECT {BUCKET} AS time, s.host, s.labels->>'url' AS url,
+            "SELECT {BUCKET} AS time,
+       s.host, s.labels->>'url' AS url,
        m.value::bigint::text AS status_code, count(*) AS runs
 {}
 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
@@ -156,7 +162,8 @@ pub fn http_latency() -> Query {
         title: "HTTP latency by phase, p50 and p95 (ms)",
         shape: Shape::TimeSeries,
         sql: format!(
-            "SELECT {BUCKET} AS time, s.host, s.labels->>'url' AS url, s.labels->>'phase' AS phase,
+            "SELECT {BUCKET} AS time,
+       s.host, s.labels->>'url' AS url, s.labels->>'phase' AS phase,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY m.value) AS p50_ms,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY m.value) AS p95_ms
 {}
@@ -172,7 +179,8 @@ pub fn http_regex() -> Query {
         title: "HTTP body regex match (share of runs matching)",
         shape: Shape::TimeSeries,
         sql: format!(
-            "SELECT {BUCKET} AS time, s.host, s.labels->>'url' AS url, s.labels->>'regex' AS regex,
+            "SELECT {BUCKET} AS time,
+       s.host, s.labels->>'url' AS url, s.labels->>'regex' AS regex,
        avg(m.value) AS match_ratio
 {}
 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",

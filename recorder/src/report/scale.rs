@@ -156,7 +156,11 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         "m" => 60,
         "h" => 3600,
         "d" => 86400,
-        _ => return Err(format!("`{text}`: expected a number and s, m, h or d, e.g. 1h")),
+        _ => {
+            return Err(format!(
+                "`{text}`: expected a number and s, m, h or d, e.g. 1h"
+            ))
+        }
     };
     let n: i64 = number
         .parse()
@@ -214,7 +218,10 @@ mod tests {
         let ticks = value_ticks(0.3, Unit::Milliseconds, 3);
         assert_eq!(ticks[1].1, "0.1 ms");
         assert_eq!(value_ticks(f64::NAN, Unit::BytesPerSecond, 4).len(), 5);
-        assert_eq!(value_ticks(1500.0, Unit::BytesPerSecond, 4)[1].1, "0.5 KiB/s");
+        assert_eq!(
+            value_ticks(1500.0, Unit::BytesPerSecond, 4)[1].1,
+            "0.5 KiB/s"
+        );
     }
 
     #[test]
@@ -229,7 +236,16 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(90));
         assert_eq!(parse_duration("24h"), Ok(86400));
         assert_eq!(parse_duration("7d"), Ok(604800));
-        for bad in ["", "h", "1", "1w", "-1h", "0s", "99999999999999999d", "1.5h"] {
+        for bad in [
+            "",
+            "h",
+            "1",
+            "1w",
+            "-1h",
+            "0s",
+            "99999999999999999d",
+            "1.5h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

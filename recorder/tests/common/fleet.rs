@@ -109,7 +109,12 @@ fn runs_at(h: usize, step: usize, at: DateTime<Utc>, g: &mut Generated) -> Vec<R
         ];
         let busy: f64 = states.iter().map(|s| s.1).sum();
         for (state, v) in states.iter().chain([("idle", 1.0 - busy)].iter()) {
-            cpu.samples.push(sample(m::CPU_UTILIZATION, *v, "1", &[("cpu", m::CPU_TOTAL), ("state", state)]));
+            cpu.samples.push(sample(
+                m::CPU_UTILIZATION,
+                *v,
+                "1",
+                &[("cpu", m::CPU_TOTAL), ("state", state)],
+            ));
         }
     }
     out.push(cpu);
@@ -117,24 +122,52 @@ fn runs_at(h: usize, step: usize, at: DateTime<Utc>, g: &mut Generated) -> Vec<R
     let total = 8.0 * 1024f64.powi(3);
     let used = total * (0.45 + 0.1 * wave);
     let mut mem = RunMessage::new(&host, "memory", "0.1.0", "memory", at);
-    mem.samples.push(sample("system.memory.limit", total, "By", &[]));
-    mem.samples.push(sample(m::MEMORY_USAGE, used, "By", &[("state", "used")]));
-    mem.samples.push(sample(m::MEMORY_USAGE, total - used, "By", &[("state", "available")]));
-    mem.samples.push(sample(m::MEMORY_USAGE, (total - used) * 0.6, "By", &[("state", "free")]));
-    mem.samples.push(sample("system.memory.utilization", used / total, "1", &[("state", "used")]));
+    mem.samples
+        .push(sample("system.memory.limit", total, "By", &[]));
+    mem.samples
+        .push(sample(m::MEMORY_USAGE, used, "By", &[("state", "used")]));
+    mem.samples.push(sample(
+        m::MEMORY_USAGE,
+        total - used,
+        "By",
+        &[("state", "available")],
+    ));
+    mem.samples.push(sample(
+        m::MEMORY_USAGE,
+        (total - used) * 0.6,
+        "By",
+        &[("state", "free")],
+    ));
+    mem.samples.push(sample(
+        "system.memory.utilization",
+        used / total,
+        "1",
+        &[("state", "used")],
+    ));
     out.push(mem);
 
     let mut bw = RunMessage::new(&host, "bandwidth", "0.1.0", "bandwidth", at);
     let spike = step % SPIKE_EVERY == h % SPIKE_EVERY;
     for (interface, base) in [("eth0", 2_000_000.0), ("lo", 50_000.0)] {
         for (direction, share) in [("receive", 1.0), ("transmit", 0.4)] {
-            let rate = base * share * (1.2 + wave) + if spike && interface == "eth0" { 8_000_000.0 } else { 0.0 };
+            let rate = base * share * (1.2 + wave)
+                + if spike && interface == "eth0" {
+                    8_000_000.0
+                } else {
+                    0.0
+                };
             let labels = [("interface", interface), ("direction", direction)];
-            bw.samples.push(sample(m::NETWORK_RATE, rate, "By/s", &labels));
+            bw.samples
+                .push(sample(m::NETWORK_RATE, rate, "By/s", &labels));
             if rate > THRESHOLD_BYTES_PER_SEC {
                 let threshold = THRESHOLD_BYTES_PER_SEC.to_string();
-                let labels = [("interface", interface), ("direction", direction), ("threshold", threshold.as_str())];
-                bw.samples.push(sample(m::NETWORK_THRESHOLD, rate, "By/s", &labels));
+                let labels = [
+                    ("interface", interface),
+                    ("direction", direction),
+                    ("threshold", threshold.as_str()),
+                ];
+                bw.samples
+                    .push(sample(m::NETWORK_THRESHOLD, rate, "By/s", &labels));
                 g.threshold_events += 1;
             }
         }
@@ -146,13 +179,35 @@ fn runs_at(h: usize, step: usize, at: DateTime<Utc>, g: &mut Generated) -> Vec<R
     let mut http = RunMessage::new(&host, "http-check", "0.1.0", "shop", at);
     let down = step % DOWN_EVERY == h % DOWN_EVERY;
     let slow = 1.0 + 0.5 * wave.abs() + (step % 7) as f64 * 0.1;
-    for (phase, ms) in [("dns", 1.5), ("connect", 4.0), ("tls", 12.0), ("first_byte", 35.0), ("total", 60.0)] {
-        http.samples.push(sample(m::HTTP_DURATION, ms * slow, "ms", &[("url", &url), ("phase", phase)]));
+    for (phase, ms) in [
+        ("dns", 1.5),
+        ("connect", 4.0),
+        ("tls", 12.0),
+        ("first_byte", 35.0),
+        ("total", 60.0),
+    ] {
+        http.samples.push(sample(
+            m::HTTP_DURATION,
+            ms * slow,
+            "ms",
+            &[("url", &url), ("phase", phase)],
+        ));
     }
     let code = if down { 503.0 } else { 200.0 };
-    http.samples.push(sample(m::HTTP_STATUS, code, "1", &[("url", &url)]));
-    http.samples.push(sample(m::HTTP_REGEX_MATCH, if down { 0.0 } else { 1.0 }, "1", &[("url", &url), ("regex", regex)]));
-    http.samples.push(sample(m::HTTP_UP, if down { 0.0 } else { 1.0 }, "1", &[("url", &url)]));
+    http.samples
+        .push(sample(m::HTTP_STATUS, code, "1", &[("url", &url)]));
+    http.samples.push(sample(
+        m::HTTP_REGEX_MATCH,
+        if down { 0.0 } else { 1.0 },
+        "1",
+        &[("url", &url), ("regex", regex)],
+    ));
+    http.samples.push(sample(
+        m::HTTP_UP,
+        if down { 0.0 } else { 1.0 },
+        "1",
+        &[("url", &url)],
+    ));
     out.push(http);
 
     out
@@ -192,7 +247,10 @@ pub async fn write(env: &Env, database: &str, fleet: Fleet) -> Generated {
             }
         }
         if batch.runs.len() >= BATCH_RUNS || step + 1 == steps {
-            writer.write(&batch.take(), &mut abort).await.expect("write a generated batch");
+            writer
+                .write(&batch.take(), &mut abort)
+                .await
+                .expect("write a generated batch");
         }
     }
     g

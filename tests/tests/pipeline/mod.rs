@@ -4,9 +4,10 @@
 //!
 //! `SONDE_DRILL_SCALE=long` (`just test-long`) stretches the outages and windows; the
 //! default runs every drill with shortened durations.
-#![allow(dead_code)] // each drill uses its own subset
+#![allow(dead_code, unused_imports)] // each drill uses its own subset
 
 pub mod ledger;
+pub mod page;
 pub mod procs;
 pub mod tap;
 
