@@ -141,10 +141,7 @@ async fn a_fleet_report_has_every_chart_with_data() {
         );
         assert_eq!(drawn(&page, &format!("http-regex:{check}")), 1);
     }
-    assert_eq!(
-        page.matches("data-event=").count() as usize,
-        g.threshold_events
-    );
+    assert_eq!(page.matches("data-event=").count(), g.threshold_events);
     assert_eq!(rows_of(&page, "failed-runs"), g.failed_runs.min(100));
     assert!(page.contains(&format!("{} in this window", g.failed_runs)));
     assert_eq!(rows_of(&page, "dead-letters"), fleet::DEAD_LETTERS);
