@@ -44,149 +44,128 @@ impl Query {
 const BUCKET: &str =
     "date_bin(make_interval(secs => $4), m.time, TIMESTAMPTZ '2000-01-01 00:00:00+00')";
 
-/// Rows of `metric` in the window and host filter, joined to their series.
-fn samples_of(metric: &str, extra_filter: &str) -> String {
-    format!(
-        "FROM series s JOIN measurement m ON m.series_id = s.id
-WHERE s.metric = '{metric}'{extra_filter}
-  AND ($3 = '' OR s.host = $3) AND m.time >= $1 AND m.time < $2"
-    )
-}
-
-pub fn cpu() -> Query {
+/// A time-series query over the samples of `metric` in the window and host filter:
+/// `time`, then `columns` (`keys` text columns naming a line, then the aggregates), one row
+/// per line and bucket.
+fn binned(
+    name: &'static str,
+    title: &'static str,
+    metric: &str,
+    filter: &str,
+    keys: usize,
+    columns: &str,
+) -> Query {
+    let group = (1..=keys + 1)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     Query {
-        name: "cpu",
-        title: "CPU utilisation by state (%)",
+        name,
+        title,
         shape: Shape::TimeSeries,
         sql: format!(
             "SELECT {BUCKET} AS time,
-       s.host, s.labels->>'state' AS state,
-       avg(m.value) * 100 AS percent
-{}
-GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            samples_of(
-                m::CPU_UTILIZATION,
-                &format!(" AND s.labels->>'cpu' = '{}'", m::CPU_TOTAL)
-            )
+       {columns}
+FROM series s JOIN measurement m ON m.series_id = s.id
+WHERE s.metric = '{metric}'{filter}
+  AND ($3 = '' OR s.host = $3) AND m.time >= $1 AND m.time < $2
+GROUP BY {group} ORDER BY {group}"
         ),
     }
+}
+
+pub fn cpu() -> Query {
+    binned(
+        "cpu",
+        "CPU utilisation by state (%)",
+        m::CPU_UTILIZATION,
+        &format!(" AND s.labels->>'cpu' = '{}'", m::CPU_TOTAL),
+        2,
+        "s.host, s.labels->>'state' AS state, avg(m.value) * 100 AS percent",
+    )
 }
 
 pub fn memory() -> Query {
     let [a, b] = m::MEMORY_STATES;
-    Query {
-        name: "memory",
-        title: "Memory used and available (bytes)",
-        shape: Shape::TimeSeries,
-        sql: format!(
-            "SELECT {BUCKET} AS time,
-       s.host, s.labels->>'state' AS state,
-       avg(m.value) AS bytes
-{}
-GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            samples_of(
-                m::MEMORY_USAGE,
-                &format!(" AND s.labels->>'state' IN ('{a}', '{b}')")
-            )
-        ),
-    }
+    binned(
+        "memory",
+        "Memory used and available (bytes)",
+        m::MEMORY_USAGE,
+        &format!(" AND s.labels->>'state' IN ('{a}', '{b}')"),
+        2,
+        "s.host, s.labels->>'state' AS state, avg(m.value) AS bytes",
+    )
 }
 
 pub fn network() -> Query {
-    Query {
-        name: "network",
-        title: "Bandwidth per interface (bytes/s)",
-        shape: Shape::TimeSeries,
-        sql: format!(
-            "SELECT {BUCKET} AS time,
-       s.host, s.labels->>'interface' AS interface,
-       s.labels->>'direction' AS direction, avg(m.value) AS bytes_per_second
-{}
-GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-            samples_of(m::NETWORK_RATE, "")
-        ),
-    }
+    binned(
+        "network",
+        "Bandwidth per interface (bytes/s)",
+        m::NETWORK_RATE,
+        "",
+        3,
+        "s.host, s.labels->>'interface' AS interface, s.labels->>'direction' AS direction,
+       avg(m.value) AS bytes_per_second",
+    )
 }
 
 pub fn network_threshold() -> Query {
-    Query {
-        name: "network_threshold",
-        title: "Bandwidth threshold events",
-        shape: Shape::TimeSeries,
-        sql: format!(
-            "SELECT {BUCKET} AS time,
-       s.host, s.labels->>'interface' AS interface,
-       s.labels->>'direction' AS direction, max(s.labels->>'threshold') AS threshold,
-       count(*) AS events, max(m.value) AS peak_bytes_per_second
-{}
-GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-            samples_of(m::NETWORK_THRESHOLD, "")
-        ),
-    }
+    binned(
+        "network_threshold",
+        "Bandwidth threshold events",
+        m::NETWORK_THRESHOLD,
+        "",
+        3,
+        "s.host, s.labels->>'interface' AS interface, s.labels->>'direction' AS direction,
+       max(s.labels->>'threshold') AS threshold, count(*) AS events,
+       max(m.value) AS peak_bytes_per_second",
+    )
 }
 
 pub fn http_up() -> Query {
-    Query {
-        name: "http_up",
-        title: "HTTP check up (share of runs up)",
-        shape: Shape::TimeSeries,
-        sql: format!(
-            "SELECT {BUCKET} AS time,
-       s.host, s.labels->>'url' AS url, avg(m.value) AS up_ratio
-{}
-GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            samples_of(m::HTTP_UP, "")
-        ),
-    }
+    binned(
+        "http_up",
+        "HTTP check up (share of runs up)",
+        m::HTTP_UP,
+        "",
+        2,
+        "s.host, s.labels->>'url' AS url, avg(m.value) AS up_ratio",
+    )
 }
 
 pub fn http_status() -> Query {
-    Query {
-        name: "http_status",
-        title: "HTTP status codes (runs per code)",
-        shape: Shape::TimeSeries,
-        sql: format!(
-            "SELECT {BUCKET} AS time,
-       s.host, s.labels->>'url' AS url,
-       m.value::bigint::text AS status_code, count(*) AS runs
-{}
-GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-            samples_of(m::HTTP_STATUS, "")
-        ),
-    }
+    binned(
+        "http_status",
+        "HTTP status codes (runs per code)",
+        m::HTTP_STATUS,
+        "",
+        3,
+        "s.host, s.labels->>'url' AS url, m.value::bigint::text AS status_code, count(*) AS runs",
+    )
 }
 
 pub fn http_latency() -> Query {
-    Query {
-        name: "http_latency",
-        title: "HTTP latency by phase, p50 and p95 (ms)",
-        shape: Shape::TimeSeries,
-        sql: format!(
-            "SELECT {BUCKET} AS time,
-       s.host, s.labels->>'url' AS url, s.labels->>'phase' AS phase,
+    binned(
+        "http_latency",
+        "HTTP latency by phase, p50 and p95 (ms)",
+        m::HTTP_DURATION,
+        "",
+        3,
+        "s.host, s.labels->>'url' AS url, s.labels->>'phase' AS phase,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY m.value) AS p50_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY m.value) AS p95_ms
-{}
-GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-            samples_of(m::HTTP_DURATION, "")
-        ),
-    }
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY m.value) AS p95_ms",
+    )
 }
 
 pub fn http_regex() -> Query {
-    Query {
-        name: "http_regex",
-        title: "HTTP body regex match (share of runs matching)",
-        shape: Shape::TimeSeries,
-        sql: format!(
-            "SELECT {BUCKET} AS time,
-       s.host, s.labels->>'url' AS url, s.labels->>'regex' AS regex,
-       avg(m.value) AS match_ratio
-{}
-GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-            samples_of(m::HTTP_REGEX_MATCH, "")
-        ),
-    }
+    binned(
+        "http_regex",
+        "HTTP body regex match (share of runs matching)",
+        m::HTTP_REGEX_MATCH,
+        "",
+        3,
+        "s.host, s.labels->>'url' AS url, s.labels->>'regex' AS regex, avg(m.value) AS match_ratio",
+    )
 }
 
 /// At most this many rows of failed runs and of dead letters (the totals are counted too).
