@@ -44,13 +44,12 @@ impl Query {
 const BUCKET: &str =
     "date_bin(make_interval(secs => $4), m.time, TIMESTAMPTZ '2000-01-01 00:00:00+00')";
 
-/// A time-series query over the samples of `metric` in the window and host filter:
+/// A time-series query over the samples `filter` selects, in the window and host filter:
 /// `time`, then `columns` (`keys` text columns naming a line, then the aggregates), one row
 /// per line and bucket.
 fn binned(
     name: &'static str,
     title: &'static str,
-    metric: &str,
     filter: &str,
     keys: usize,
     columns: &str,
@@ -67,7 +66,7 @@ fn binned(
             "SELECT {BUCKET} AS time,
        {columns}
 FROM series s JOIN measurement m ON m.series_id = s.id
-WHERE s.metric = '{metric}'{filter}
+WHERE {filter}
   AND ($3 = '' OR s.host = $3) AND m.time >= $1 AND m.time < $2
 GROUP BY {group} ORDER BY {group}"
         ),
@@ -78,22 +77,32 @@ pub fn cpu() -> Query {
     binned(
         "cpu",
         "CPU utilisation by state (%)",
-        m::CPU_UTILIZATION,
-        &format!(" AND s.labels->>'cpu' = '{}'", m::CPU_TOTAL),
+        &format!(
+            "s.metric = '{}' AND s.labels->>'cpu' = '{}'",
+            m::CPU_UTILIZATION,
+            m::CPU_TOTAL
+        ),
         2,
         "s.host, s.labels->>'state' AS state, avg(m.value) * 100 AS percent",
     )
 }
 
 pub fn memory() -> Query {
-    let [a, b] = m::MEMORY_STATES;
     binned(
         "memory",
         "Memory used and available (bytes)",
-        m::MEMORY_USAGE,
-        &format!(" AND s.labels->>'state' IN ('{a}', '{b}')"),
+        &format!(
+            "(s.metric = '{}' AND s.labels->>'state' = '{}' OR s.metric = '{}')",
+            m::MEMORY_USAGE,
+            m::MEMORY_USED_STATE,
+            m::MEMORY_AVAILABLE
+        ),
         2,
-        "s.host, s.labels->>'state' AS state, avg(m.value) AS bytes",
+        &format!(
+            "s.host, CASE WHEN s.metric = '{}' THEN 'available' ELSE 'used' END AS state,
+       avg(m.value) AS bytes",
+            m::MEMORY_AVAILABLE
+        ),
     )
 }
 
@@ -101,8 +110,7 @@ pub fn network() -> Query {
     binned(
         "network",
         "Bandwidth per interface (bytes/s)",
-        m::NETWORK_RATE,
-        "",
+        &format!("s.metric = '{}'", m::NETWORK_RATE),
         3,
         "s.host, s.labels->>'interface' AS interface, s.labels->>'direction' AS direction,
        avg(m.value) AS bytes_per_second",
@@ -113,8 +121,7 @@ pub fn network_threshold() -> Query {
     binned(
         "network_threshold",
         "Bandwidth threshold events",
-        m::NETWORK_THRESHOLD,
-        "",
+        &format!("s.metric = '{}'", m::NETWORK_THRESHOLD),
         3,
         "s.host, s.labels->>'interface' AS interface, s.labels->>'direction' AS direction,
        max(s.labels->>'threshold') AS threshold, count(*) AS events,
@@ -126,8 +133,7 @@ pub fn http_up() -> Query {
     binned(
         "http_up",
         "HTTP check up (share of runs up)",
-        m::HTTP_UP,
-        "",
+        &format!("s.metric = '{}'", m::HTTP_UP),
         2,
         "s.host, s.labels->>'url' AS url, avg(m.value) AS up_ratio",
     )
@@ -137,8 +143,7 @@ pub fn http_status() -> Query {
     binned(
         "http_status",
         "HTTP status codes (runs per code)",
-        m::HTTP_STATUS,
-        "",
+        &format!("s.metric = '{}'", m::HTTP_STATUS),
         3,
         "s.host, s.labels->>'url' AS url, m.value::bigint::text AS status_code, count(*) AS runs",
     )
@@ -148,12 +153,14 @@ pub fn http_latency() -> Query {
     binned(
         "http_latency",
         "HTTP latency by phase, p50 and p95 (ms)",
-        m::HTTP_DURATION,
-        "",
+        &format!("s.metric = '{}'", m::HTTP_DURATION),
         3,
-        "s.host, s.labels->>'url' AS url, s.labels->>'phase' AS phase,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY m.value) AS p50_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY m.value) AS p95_ms",
+        &format!(
+            "s.host, s.labels->>'url' AS url, s.labels->>'phase' AS phase,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY m.value) * {ms} AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY m.value) * {ms} AS p95_ms",
+            ms = m::HTTP_DURATION_TO_MS
+        ),
     )
 }
 
@@ -161,8 +168,7 @@ pub fn http_regex() -> Query {
     binned(
         "http_regex",
         "HTTP body regex match (share of runs matching)",
-        m::HTTP_REGEX_MATCH,
-        "",
+        &format!("s.metric = '{}'", m::HTTP_REGEX_MATCH),
         3,
         "s.host, s.labels->>'url' AS url, s.labels->>'regex' AS regex, avg(m.value) AS match_ratio",
     )

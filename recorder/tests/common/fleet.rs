@@ -103,7 +103,7 @@ fn runs_at(h: usize, step: usize, at: DateTime<Utc>, g: &mut Generated) -> Vec<R
             ("system", 0.06),
             ("iowait", 0.02 + 0.01 * wave.abs()),
             ("nice", 0.0),
-            ("irq", 0.002),
+            ("interrupt", 0.002),
             ("softirq", 0.004),
             ("steal", 0.0),
         ];
@@ -124,13 +124,11 @@ fn runs_at(h: usize, step: usize, at: DateTime<Utc>, g: &mut Generated) -> Vec<R
     let mut mem = RunMessage::new(&host, "memory", "0.1.0", "memory", at);
     mem.samples
         .push(sample("system.memory.limit", total, "By", &[]));
-    mem.samples
-        .push(sample(m::MEMORY_USAGE, used, "By", &[("state", "used")]));
     mem.samples.push(sample(
         m::MEMORY_USAGE,
-        total - used,
+        used,
         "By",
-        &[("state", "available")],
+        &[("state", m::MEMORY_USED_STATE)],
     ));
     mem.samples.push(sample(
         m::MEMORY_USAGE,
@@ -138,6 +136,8 @@ fn runs_at(h: usize, step: usize, at: DateTime<Utc>, g: &mut Generated) -> Vec<R
         "By",
         &[("state", "free")],
     ));
+    mem.samples
+        .push(sample(m::MEMORY_AVAILABLE, total - used, "By", &[]));
     mem.samples.push(sample(
         "system.memory.utilization",
         used / total,
@@ -188,8 +188,8 @@ fn runs_at(h: usize, step: usize, at: DateTime<Utc>, g: &mut Generated) -> Vec<R
     ] {
         http.samples.push(sample(
             m::HTTP_DURATION,
-            ms * slow,
-            "ms",
+            ms * slow / 1000.0,
+            "s",
             &[("url", &url), ("phase", phase)],
         ));
     }
