@@ -86,6 +86,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         config.kafka.bootstrap_servers,
         config.kafka.group_id
     );
+    crate::topic_watch::spawn(&config.kafka, subscription.clone(), stop.clone())?;
 
     let limits = config.batch;
     let mut batch = Batch::default();

@@ -41,7 +41,8 @@ pub struct Cli {
     /// Directory holding ca.pem, service.cert and service.key (hosted Kafka layout).
     #[arg(long, value_name = "DIR")]
     pub cert_path: Option<PathBuf>,
-    /// Topic to consume (kafka.topic).
+    /// Topic to consume (kafka.topic) [default: sonde.measurements, the host's default;
+    /// aiven_monitor_measure for a seed writer.ini with only a [writer] section].
     #[arg(long)]
     pub topic: Option<String>,
     /// Subscribe by regular expression, e.g. `^sonde\..*` (kafka.topic_regex).

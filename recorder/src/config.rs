@@ -89,7 +89,7 @@ impl Default for Config {
         Config {
             kafka: KafkaSettings {
                 bootstrap_servers: "localhost:9092".into(),
-                topic: "aiven_monitor_measure".into(),
+                topic: sonde_message::DEFAULT_TOPIC.into(),
                 topic_regex: None,
                 topic_prefix: None,
                 ca_file: None,
@@ -141,6 +141,10 @@ impl fmt::Display for ConfigError {
 
 const SECTIONS: [&str; 2] = ["recorder", "writer"];
 
+/// `kafka.topic` of a seed `writer.ini`: the default of a file whose section is `[writer]`
+/// (and not `[recorder]`), so an old file keeps consuming what it did.
+pub const SEED_WRITER_TOPIC: &str = "aiven_monitor_measure";
+
 impl Config {
     /// Read and parse `path` on top of the defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
@@ -157,6 +161,7 @@ impl Config {
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         let mut in_ours = false;
+        let (mut writer_section, mut recorder_section) = (false, false);
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -174,7 +179,10 @@ impl Config {
                 let name = rest
                     .strip_suffix(']')
                     .ok_or_else(|| err(None, format!("unterminated section header `{trimmed}`")))?;
-                in_ours = SECTIONS.contains(&name.trim());
+                let name = name.trim();
+                in_ours = SECTIONS.contains(&name);
+                writer_section |= name == "writer";
+                recorder_section |= name == "recorder";
                 continue;
             }
             let Some(split) = trimmed.find(['=', ':']) else {
@@ -194,6 +202,9 @@ impl Config {
             config
                 .set(key, value)
                 .map_err(|message| err(Some(key), message))?;
+        }
+        if writer_section && !recorder_section && !seen.contains_key("kafka.topic") {
+            config.kafka.topic = SEED_WRITER_TOPIC.into();
         }
         Ok(config)
     }

@@ -6,7 +6,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 
 #[test]
 fn defaults_match_the_seed_writer() {
-    let c = parse("").unwrap();
+    let c = parse("[writer]\n").unwrap();
     assert_eq!(c.kafka.bootstrap_servers, "localhost:9092");
     assert_eq!(c.kafka.topic, "aiven_monitor_measure");
     assert_eq!(c.kafka.connect_interval, Duration::from_secs(1));
@@ -20,6 +20,25 @@ fn defaults_match_the_seed_writer() {
     assert_eq!(c.postgres.retention_days, 0);
     assert_eq!(c.kafka.group_id, "sonde-recorder");
     assert_eq!(c.subscription(), "aiven_monitor_measure");
+}
+
+#[test]
+fn the_default_topic_is_the_hosts_except_in_a_seed_writer_file() {
+    for text in [
+        "",
+        "[recorder]\n",
+        "[recorder]\n[writer]\n",
+        "[other]\nkafka.topic = x\n",
+    ] {
+        let c = parse(text).unwrap();
+        assert_eq!(c.kafka.topic, sonde_message::DEFAULT_TOPIC, "{text:?}");
+    }
+    assert_eq!(sonde_message::DEFAULT_TOPIC, "sonde.measurements");
+    let c = parse("[writer]\npostgres.port = 5433\n").unwrap();
+    assert_eq!(c.kafka.topic, SEED_WRITER_TOPIC);
+    let c = parse("[writer]\nkafka.topic = t\n").unwrap();
+    assert_eq!(c.kafka.topic, "t");
+    assert_eq!(Config::default().kafka.topic, "sonde.measurements");
 }
 
 #[test]

@@ -14,4 +14,5 @@ pub mod partitions;
 pub mod pipeline;
 pub mod report;
 pub mod series;
+pub mod topic_watch;
 pub mod writer;

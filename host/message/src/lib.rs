@@ -21,6 +21,10 @@ use uuid::Uuid;
 /// The only message version this crate writes and accepts.
 pub const VERSION: u32 = 1;
 
+/// The topic the host publishes to and the recorder consumes from when neither is told
+/// otherwise: one constant, so that both started with their defaults meet.
+pub const DEFAULT_TOPIC: &str = "sonde.measurements";
+
 /// How far in the future a run may claim to have started before it is rejected
 /// (clock skew between hosts is tolerated up to this).
 pub const MAX_FUTURE_SKEW_SECS: i64 = 3600;

@@ -6,7 +6,7 @@ use rdkafka::ClientConfig;
 
 use super::config::{KafkaArgs, KafkaToml};
 
-pub const DEFAULT_TOPIC: &str = "sonde.measurements";
+pub use sonde_message::DEFAULT_TOPIC;
 pub const DEFAULT_SPOOL_DIR: &str = ".sonde-spool";
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 1024 * 1024 * 1024;
 /// Messages handed to librdkafka at once; the rest wait in the spool, so memory stays bounded.
