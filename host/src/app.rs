@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, DEFAULT_MAX_CONCURRENCY};
 use crate::http::HttpLimits;
-use crate::output::{Sink, StdoutSink};
+use crate::output::{Format, Sink, StdoutSink};
 use crate::runtime::engine::{default_cache_dir, Runtime};
 use crate::runtime::probe::Host;
 use crate::schedule::scheduler::Scheduler;
@@ -52,9 +52,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         config.jobs.clone(),
         config.toml.defaults.clone(),
     )?;
-    let sink: Arc<dyn Sink> = match crate::kafka::start(&cli.kafka, config.toml.kafka.as_ref())? {
+    let kafka_toml = config.toml.kafka.as_ref();
+    let to_kafka = cli.kafka.brokers.is_some() || kafka_toml.is_some_and(|k| k.brokers.is_some());
+    if to_kafka && cli.run.format != Format::Json {
+        anyhow::bail!(
+            "--format pretty prints runs on stdout, but a Kafka broker is configured and every \
+             run is published to it as JSON; leave out --format, or the broker to print here"
+        );
+    }
+    let sink: Arc<dyn Sink> = match crate::kafka::start(&cli.kafka, kafka_toml)? {
         Some(sink) => sink,
-        None => Arc::new(StdoutSink),
+        None => Arc::new(StdoutSink {
+            format: cli.run.format,
+        }),
     };
     let max_concurrency = if cli.run.config.is_some() {
         config.max_concurrency()

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::kafka::KafkaArgs;
+use crate::output::Format;
 
 /// Run sandboxed WebAssembly probes and publish what they measure.
 ///
@@ -40,6 +41,11 @@ pub struct RunArgs {
     /// Run every job once, publish, and exit (non-zero if any run failed).
     #[arg(long)]
     pub once: bool,
+
+    /// How runs are printed on stdout when no broker is given: json (one message per
+    /// line, for pipes) or pretty (one readable line per sample).
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
 
     /// Where compiled components are cached (keyed by content hash).
     #[arg(long, value_name = "DIR", env = "SONDE_CACHE_DIR")]

@@ -1,5 +1,7 @@
 //! Where finished runs go: a [`Sink`]. JSON lines on stdout by default, Kafka when configured.
 
+mod pretty;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -16,13 +18,28 @@ pub trait Sink: Send + Sync {
     fn shutdown(&self, timeout: Duration) -> anyhow::Result<()>;
 }
 
-/// One JSON message per line on stdout.
+/// How [`StdoutSink`] prints a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The run's message on one line, as it would be published: for pipes and scripts.
+    #[default]
+    Json,
+    /// One readable line per sample: for a person at a terminal.
+    Pretty,
+}
+
+/// Runs on stdout, in `format`.
 #[derive(Debug, Default)]
-pub struct StdoutSink;
+pub struct StdoutSink {
+    pub format: Format,
+}
 
 impl Sink for StdoutSink {
     fn publish(&self, msg: RunMessage) {
-        let mut line = msg.encode();
+        let mut line = match self.format {
+            Format::Json => msg.encode(),
+            Format::Pretty => pretty::lines(&msg).join("\n").into_bytes(),
+        };
         line.push(b'\n');
         let mut out = std::io::stdout().lock();
         if let Err(e) = out.write_all(&line).and_then(|()| out.flush()) {

@@ -45,7 +45,8 @@ pub async fn run_all(
     }
     let messages: Vec<_> = stream::iter(jobs)
         .map(|mut job| async move { job.run_once(host, hostname).await })
-        .buffer_unordered(max_concurrency.max(1))
+        // In job order, so the output reads the same on every run.
+        .buffered(max_concurrency.max(1))
         .collect()
         .await;
     let mut failed = 0;
