@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `just bench`: measure Sonde against the tools people run today, in one run on this machine,
-# and print one markdown table (also written to bench-results/).
+# and print one markdown table (also written to bench-results/, appended to the committed
+# bench-results/history.md with the commit and machine, and shown in docs/performance.md).
 #
 # Sections (each can be skipped with BENCH_SKIP="recorder host http probe e2e report"):
 #   recorder  recorder ingest vs psql \copy vs one INSERT+COMMIT per row vs a kafka-python+psycopg2 consumer
@@ -85,11 +86,15 @@ skip report || bench_report
 
 stamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(uname -r)"
+commit="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+    commit="$commit (with uncommitted changes)"
+fi
 report="$out_dir/bench-$stamp.md"
 {
     echo "## Sonde benchmark — $stamp"
     echo
-    echo "Machine: $machine. All figures measured in this one run; ratios compare against the baseline measured alongside. PostgreSQL 15 with its durable defaults (fsync, synchronous_commit on)."
+    echo "Commit: $commit. Machine: $machine. All figures measured in this one run; ratios compare against the baseline measured alongside. PostgreSQL 15 with its durable defaults (fsync, synchronous_commit on)."
     echo
     echo "| measurement | Sonde | baseline | ratio | goal |"
     echo "|---|---|---|---|---|"
@@ -101,5 +106,9 @@ report="$out_dir/bench-$stamp.md"
     fi
 } >"$report"
 cp "$report" "$out_dir/latest.md"
+# The committed history keeps every run's table, newest last; docs/performance.md shows the
+# newest between its markers.
+{ echo; cat "$report"; } >>"$out_dir/history.md"
+python3 "$STACK_DIR/bench-latest.py" "$report" "$ROOT/docs/performance.md"
 cat "$report"
-log "written to $report"
+log "written to $report, appended to $out_dir/history.md and docs/performance.md's latest run"
