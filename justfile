@@ -20,6 +20,25 @@ build-probes:
 build:
     cargo build --release -p sonde-host -p sonde-recorder
 
+
+# Build target/debian/sonde_<version>_<arch>.deb: both binaries, bundled probes, systemd units, example configs (`just package dev`: from the debug build).
+package profile="release" build="build":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tests/stack/build-probes.sh
+    # build=prebuilt: package the binaries already in target/ (`just test` builds them with the tests).
+    if [[ "{{build}}" == build ]]; then
+        cargo build --profile "{{profile}}" -p sonde-host -p sonde-recorder
+    fi
+    # Pinned: 3.8.0 builds with the project's Rust (rust-version 1.85).
+    if [[ "$(cargo deb --version 2>/dev/null)" != *"3.8.0"* ]]; then
+        cargo install cargo-deb --version 3.8.0 --locked
+    fi
+    fast=(); [[ "{{profile}}" == release ]] || fast=(--fast)
+    rm -f target/debian/sonde_*.deb
+    cargo deb -p sonde-host --no-build --profile "{{profile}}" "${fast[@]}" --output target/debian/
+    ls -l target/debian/sonde_*.deb
+
 # Start the local stack: PKI, PostgreSQL with SSL, Kafka-compatible broker behind mutual TLS. Idempotent.
 up:
     tests/stack/up.sh
@@ -50,6 +69,9 @@ test:
     tests/stack/build-probes.sh
     cargo clippy --workspace --all-targets -- -D warnings
     cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+    # Build once; the package test unpacks a .deb of the very binaries the other tests run.
+    cargo nextest run --workspace --no-run
+    just package dev prebuilt
     cargo nextest run --workspace --no-fail-fast
 
 # The whole-pipeline fault drills at full length (2 min broker outage, ...); `just test` runs them shortened.

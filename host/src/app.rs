@@ -12,15 +12,106 @@ use crate::runtime::engine::{default_cache_dir, Runtime};
 use crate::runtime::probe::Host;
 use crate::schedule::scheduler::Scheduler;
 use crate::schedule::watch::{JobSources, Watcher};
+use crate::telemetry::Telemetry;
 
 /// How long pending messages may take to be delivered at shutdown.
 pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Validate(args)) = &cli.command {
+        return crate::validate::run(args, |config| Ok(make_host(&cli, config)?.0)).await;
+    }
     let config = match &cli.run.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    let (host, hostname) = make_host(&cli, &config)?;
+
+    if let Some(Command::Probes(cmd)) = &cli.command {
+        return crate::probes_cmd::run(&host, cmd).await;
+    }
+
+    if cli.run.probes.is_empty() && config.jobs.is_empty() {
+        anyhow::bail!("nothing to run: give --probes FILE_OR_DIR... or --config host.toml with [[job]] entries");
+    }
+    let sources = JobSources::from_probe_args(
+        &cli.run.probes,
+        config.jobs.clone(),
+        config.toml.defaults.clone(),
+    )?;
+    let telemetry = Telemetry::new()?;
+    let readiness = sonde_telemetry::Readiness::new("jobs not loaded yet");
+    let _endpoint = match cli.run.metrics_addr.or(config.toml.metrics_addr) {
+        Some(addr) => Some(
+            sonde_telemetry::Endpoint::start(addr, telemetry.registry.clone(), readiness.clone())
+                .await?,
+        ),
+        None => None,
+    };
+    let kafka_toml = config.toml.kafka.as_ref();
+    let to_kafka = cli.kafka.brokers.is_some() || kafka_toml.is_some_and(|k| k.brokers.is_some());
+    if to_kafka && cli.run.format != Format::Json {
+        anyhow::bail!(
+            "--format pretty prints runs on stdout, but a Kafka broker is configured and every \
+             run is published to it as JSON; leave out --format, or the broker to print here"
+        );
+    }
+    let sink: Arc<dyn Sink> = match crate::kafka::start(&cli.kafka, kafka_toml, Some(&telemetry))? {
+        Some(sink) => sink,
+        None => Arc::new(StdoutSink {
+            format: cli.run.format,
+        }),
+    };
+    let max_concurrency = if cli.run.config.is_some() {
+        config.max_concurrency()
+    } else {
+        DEFAULT_MAX_CONCURRENCY
+    };
+    let mut scheduler = Scheduler::new(host.clone(), sink.clone(), &hostname, max_concurrency)
+        .with_telemetry(telemetry.clone());
+
+    let result = if cli.run.once {
+        crate::schedule::once::run_all(&host, &sources, sink.as_ref(), &hostname, max_concurrency)
+            .await
+    } else {
+        let reloads = match &cli.run.config {
+            Some(path) => crate::reload::on_sighup(crate::reload::Reloader::new(
+                path.clone(),
+                cli.run.probes.clone(),
+                config.toml,
+                telemetry.clone(),
+            ))?,
+            // Nothing to read again; SIGHUP keeps its default meaning.
+            None => tokio::sync::mpsc::unbounded_channel().1,
+        };
+        let mut watcher =
+            Watcher::new(host, sources).with_load_failures(telemetry.load_failures.clone());
+        watcher.poll(&mut scheduler, false).await;
+        readiness.set_ready();
+        if scheduler.job_names().is_empty() {
+            tracing::warn!("no job is running yet; waiting for probe files to appear");
+        }
+        watcher
+            .run(&mut scheduler, shutdown_signal(), reloads)
+            .await;
+        tracing::info!("shutting down: finishing runs in flight");
+        scheduler.shutdown().await;
+        let c = &scheduler.counters;
+        tracing::info!(
+            ok = c.ok.load(Ordering::Relaxed),
+            failed = c.failed.load(Ordering::Relaxed),
+            missed_ticks = c.missed_ticks.load(Ordering::Relaxed),
+            "runs"
+        );
+        Ok(())
+    };
+    let flushed =
+        tokio::task::spawn_blocking(move || sink.shutdown(SHUTDOWN_FLUSH_TIMEOUT)).await?;
+    result.and(flushed)
+}
+
+/// The probe host and the host name, from the flags and host.toml (flags win).
+fn make_host(cli: &Cli, config: &Config) -> anyhow::Result<(Host, String)> {
     let hostname = cli
         .run
         .hostname
@@ -37,66 +128,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let host = Host::new(
         Runtime::new(cache_dir)?,
         hostname.clone(),
-        http_limits(&config),
+        http_limits(config),
     )?;
-
-    if let Some(Command::Probes(cmd)) = &cli.command {
-        return crate::probes_cmd::run(&host, cmd).await;
-    }
-
-    if cli.run.probes.is_empty() && config.jobs.is_empty() {
-        anyhow::bail!("nothing to run: give --probes FILE_OR_DIR... or --config host.toml with [[job]] entries");
-    }
-    let sources = JobSources::from_probe_args(
-        &cli.run.probes,
-        config.jobs.clone(),
-        config.toml.defaults.clone(),
-    )?;
-    let kafka_toml = config.toml.kafka.as_ref();
-    let to_kafka = cli.kafka.brokers.is_some() || kafka_toml.is_some_and(|k| k.brokers.is_some());
-    if to_kafka && cli.run.format != Format::Json {
-        anyhow::bail!(
-            "--format pretty prints runs on stdout, but a Kafka broker is configured and every \
-             run is published to it as JSON; leave out --format, or the broker to print here"
-        );
-    }
-    let sink: Arc<dyn Sink> = match crate::kafka::start(&cli.kafka, kafka_toml)? {
-        Some(sink) => sink,
-        None => Arc::new(StdoutSink {
-            format: cli.run.format,
-        }),
-    };
-    let max_concurrency = if cli.run.config.is_some() {
-        config.max_concurrency()
-    } else {
-        DEFAULT_MAX_CONCURRENCY
-    };
-    let mut scheduler = Scheduler::new(host.clone(), sink.clone(), &hostname, max_concurrency);
-
-    let result = if cli.run.once {
-        crate::schedule::once::run_all(&host, &sources, sink.as_ref(), &hostname, max_concurrency)
-            .await
-    } else {
-        let mut watcher = Watcher::new(host, sources);
-        watcher.poll(&mut scheduler, false).await;
-        if scheduler.job_names().is_empty() {
-            tracing::warn!("no job is running yet; waiting for probe files to appear");
-        }
-        watcher.run(&mut scheduler, shutdown_signal()).await;
-        tracing::info!("shutting down: finishing runs in flight");
-        scheduler.shutdown().await;
-        let c = &scheduler.counters;
-        tracing::info!(
-            ok = c.ok.load(Ordering::Relaxed),
-            failed = c.failed.load(Ordering::Relaxed),
-            missed_ticks = c.missed_ticks.load(Ordering::Relaxed),
-            "runs"
-        );
-        Ok(())
-    };
-    let flushed =
-        tokio::task::spawn_blocking(move || sink.shutdown(SHUTDOWN_FLUSH_TIMEOUT)).await?;
-    result.and(flushed)
+    Ok((host, hostname))
 }
 
 fn http_limits(config: &Config) -> HttpLimits {

@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::kafka::KafkaArgs;
 use crate::output::Format;
+use crate::logging::LogFormat;
 
 /// Run sandboxed WebAssembly probes and publish what they measure.
 ///
@@ -25,6 +26,16 @@ pub struct Cli {
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+
+    /// Log lines on stderr as text, or as one JSON object per line.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = "SONDE_LOG_FORMAT",
+        global = true
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +65,10 @@ pub struct RunArgs {
     /// Name reported as `host` in every message (default: the machine's hostname).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+
+    /// Serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464) [default: off].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +76,27 @@ pub enum Command {
     /// Inspect probe components.
     #[command(subcommand)]
     Probes(ProbesCommand),
+    /// Check host.toml and the probes without running anything: exit 0, or 78 with one line
+    /// per problem naming the file, the line and the job.
+    Validate(Box<ValidateArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// host.toml to check.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Probe components or directories to check, as `host --probes` would run them.
+    #[arg(long, num_args = 1.., value_name = "FILE_OR_DIR")]
+    pub probes: Vec<PathBuf>,
+
+    /// Also complete a TLS handshake with the Kafka brokers and read their metadata.
+    #[arg(long)]
+    pub connect: bool,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 }
 
 #[derive(Debug, Subcommand)]

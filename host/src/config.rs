@@ -27,6 +27,8 @@ pub struct HostToml {
     pub max_concurrency: Option<usize>,
     pub hostname: Option<String>,
     pub cache_dir: Option<PathBuf>,
+    /// Where /metrics, /healthz and /readyz are served (`--metrics-addr` wins); none: off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     #[serde(default)]
     pub defaults: Defaults,
     #[serde(default, rename = "job")]
@@ -60,7 +62,7 @@ pub struct JobToml {
     pub max_samples: Option<u32>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpToml {
     /// PEM file of extra CA certificates trusted for probe HTTPS (added to the system roots).
@@ -81,6 +83,27 @@ pub struct JobSpec {
     pub limits: RunLimits,
     /// Where the job was defined, for error messages (`host.toml:12` or `--probes`).
     pub origin: String,
+}
+
+impl JobSpec {
+    /// The same job, wherever in the file it is defined (`origin` aside).
+    pub fn same_job(&self, other: &JobSpec) -> bool {
+        let JobSpec {
+            name,
+            probe_path,
+            interval_ms,
+            params,
+            allow_http,
+            limits,
+            origin: _,
+        } = self;
+        *name == other.name
+            && *probe_path == other.probe_path
+            && *interval_ms == other.interval_ms
+            && *params == other.params
+            && *allow_http == other.allow_http
+            && *limits == other.limits
+    }
 }
 
 /// A parsed and checked host.toml.
@@ -106,30 +129,57 @@ impl Config {
         Config::parse(&text, path)
     }
 
+    /// Parse and check host.toml; the error holds every problem found, one per line.
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Config> {
+        Config::parse_all(text, path).map_err(|problems| anyhow::anyhow!(problems.join("\n")))
+    }
+
+    /// Parse and check host.toml, collecting every problem (each naming the file, the line
+    /// and, where there is one, the job) instead of stopping at the first. A syntax error or
+    /// an unknown key is reported alone: nothing after it can be trusted.
+    pub fn parse_all(text: &str, path: &Path) -> Result<Config, Vec<String>> {
         let toml: HostToml = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| line_col(text, s.start));
             let (line, col) = at.unwrap_or((0, 0));
-            anyhow::anyhow!("{}:{line}:{col}: {}", path.display(), e.message().trim())
+            vec![format!(
+                "{}:{line}:{col}: {}",
+                path.display(),
+                e.message().trim()
+            )]
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let probe_dirs: Vec<PathBuf> = toml.probe_dirs.iter().map(|d| base.join(d)).collect();
         let mut jobs: Vec<JobSpec> = Vec::new();
+        let mut problems = Vec::new();
         for job in &toml.jobs {
             let (line, _) = line_col(text, job.span().start);
             let origin = format!("{}:{line}", path.display());
-            let spec = resolve_job(job.get_ref(), &toml.defaults, &base, &probe_dirs, &origin)?;
+            let spec = match resolve_job(job.get_ref(), &toml.defaults, &base, &probe_dirs, &origin)
+            {
+                Ok(spec) => spec,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
             if let Some(other) = jobs.iter().find(|j| j.name == spec.name) {
-                anyhow::bail!(
+                problems.push(format!(
                     "{origin}: job name {:?} is already used at {}; give each [[job]] a unique `name`",
-                    spec.name,
-                    other.origin
-                );
+                    spec.name, other.origin
+                ));
+                continue;
             }
             jobs.push(spec);
         }
         if toml.max_concurrency == Some(0) {
-            anyhow::bail!("{}: `max_concurrency` must be at least 1", path.display());
+            problems.push(format!(
+                "{}:{}: `max_concurrency` must be at least 1",
+                path.display(),
+                key_line(text, "max_concurrency")
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
         }
         Ok(Config {
             file: Some(path.to_path_buf()),
@@ -141,6 +191,18 @@ impl Config {
     pub fn max_concurrency(&self) -> usize {
         self.toml.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
     }
+}
+
+/// The 1-based line where `key` (a top-level key or a `[table]` header) first appears; 0
+/// when it is not found, as in a TOML error without a position.
+pub fn key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('=') || key.starts_with('['))
+        })
+        .map_or(0, |i| i + 1)
 }
 
 /// Limits from the defaults table, for jobs started from `--probes`.
@@ -285,6 +347,25 @@ timeout_ms = 500
             Path::new("/etc/sonde/probes/cpu.wasm")
         );
         assert_eq!(c.jobs[1].origin, "/etc/sonde/host.toml:9");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let text = "max_concurrency = 0\n[[job]]\nprobe = \"a/x.wasm\"\ninterval_ms = 0\n\
+                    [[job]]\nprobe = \"b/y.wasm\"\nallow_http = [\"ftp://x\"]\n[kafka]\n";
+        let problems = Config::parse_all(text, Path::new("h.toml")).unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems[0].starts_with("h.toml:2: job \"x\"") && problems[0].contains("interval_ms")
+        );
+        assert!(
+            problems[1].starts_with("h.toml:5: job \"y\"") && problems[1].contains("allow_http")
+        );
+        assert!(
+            problems[2].starts_with("h.toml:1: `max_concurrency`"),
+            "{problems:?}"
+        );
+        assert_eq!(key_line(text, "[kafka]"), 8);
     }
 
     #[test]

@@ -9,5 +9,8 @@ pub mod kafka;
 pub mod logging;
 pub mod output;
 pub mod probes_cmd;
+pub mod reload;
 pub mod runtime;
 pub mod schedule;
+pub mod telemetry;
+pub mod validate;

@@ -7,7 +7,7 @@ use sonde_host::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    sonde_host::logging::init(cli.verbose);
+    sonde_host::logging::init(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -20,6 +20,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(sonde_host::app::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<sonde_host::validate::Invalid>() => {
+            // The problems are printed already, one per line.
+            eprintln!("host: {e}");
+            ExitCode::from(sonde_host::validate::EX_CONFIG)
+        }
         Err(e) => {
             // One line: what failed, and its causes.
             eprintln!("host: {e:#}");

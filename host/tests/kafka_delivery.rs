@@ -117,7 +117,7 @@ fn missing_key_file_fails_at_start_naming_the_file() {
         cert_dir: Some(certs.path().to_owned()),
         ..Default::default()
     };
-    let err = match sonde_host::kafka::start(&args, None) {
+    let err = match sonde_host::kafka::start(&args, None, None) {
         Ok(_) => panic!("started without a key file"),
         Err(e) => format!("{e:#}"),
     };

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::consumer::{self, RecorderConsumer};
 use crate::db::PgTarget;
 use crate::pipeline::Pipeline;
+use crate::telemetry::Telemetry;
 use crate::writer::Writer;
 
 /// Partition creation ahead of time and retention run this often.
@@ -37,6 +38,17 @@ pub fn shutdown_on_signals() -> Result<Shutdown> {
     let (abort_tx, abort) = watch::channel(false);
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    // The configuration is read once, at start: a reload would have to swap the consumer
+    // group membership or the database under a batch in flight. SIGHUP (`systemctl
+    // reload`, log rotation tools) must not stop the recorder either: say so and go on.
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::warn!(
+                "SIGHUP ignored: recorder.ini is read only at start; restart the recorder to apply changes"
+            );
+        }
+    });
     tokio::spawn(async move {
         for tx in [stop_tx, abort_tx] {
             tokio::select! {
@@ -64,12 +76,20 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         target.describe,
         target.sslmode
     );
+    let telemetry = Telemetry::new()?;
+    let _endpoint = match (config.metrics_addr, telemetry.connected.readiness()) {
+        (Some(addr), Some(readiness)) => Some(
+            sonde_telemetry::Endpoint::start(addr, telemetry.registry.clone(), readiness).await?,
+        ),
+        _ => None,
+    };
     let p = &config.postgres;
     let Some(mut writer) = Writer::start(
         target.clone(),
         &p.measure_table,
         p.retention_days,
         &mut abort,
+        telemetry.connected.clone(),
     )
     .await?
     else {
@@ -78,9 +98,16 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     if let Err(e) = writer.maintain().await {
         tracing::warn!("partition maintenance: {e:#}");
     }
-    let mut pipeline = Pipeline::new(writer, abort.clone());
+    let mut pipeline = Pipeline::new(writer, abort.clone())
+        .with_metrics(telemetry.writes.clone(), telemetry.partitions.clone());
     let subscription = config.subscription();
-    let consumer = consumer::subscribe(&config.kafka, &subscription, target, abort.clone())?;
+    let consumer = consumer::subscribe(
+        &config.kafka,
+        &subscription,
+        target,
+        abort.clone(),
+        telemetry.consumer(),
+    )?;
     tracing::info!(
         "consuming {subscription} from {} as group {}",
         config.kafka.bootstrap_servers,
@@ -109,6 +136,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
                 match message {
                     Ok(m) => {
                         consumer.context().note_healthy();
+                        telemetry.consumed.increment(1);
                         let key = (m.topic().to_owned(), m.partition());
                         let offset = m.offset();
                         // Defence in depth: never take a message below the resume point.

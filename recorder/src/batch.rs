@@ -49,6 +49,8 @@ pub struct DeadLetter {
     pub offset: i64,
     pub payload: Vec<u8>,
     pub reason: String,
+    /// [`DecodeError::class`]: `json`, `version` or `invalid`.
+    pub class: &'static str,
 }
 
 /// A decoded run with where it came from.
@@ -105,6 +107,7 @@ impl Batch {
                 offset,
                 payload: payload.to_vec(),
                 reason: reason(&e),
+                class: e.class(),
             }),
         }
     }

@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 
 use crate::config::{Config, SslMode};
+use sonde_telemetry::LogFormat;
 
 /// Consume Sonde messages from Kafka into PostgreSQL over SSL, exactly once.
 #[derive(Debug, Parser)]
@@ -57,9 +58,21 @@ pub struct Cli {
     /// Any librdkafka setting, repeatable (like kafka.option.<KEY> in the file).
     #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
     pub kafka_options: Vec<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (metrics.addr) [default: off].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
     /// More logging (-v debug, -vv trace). RUST_LOG wins when set.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Log lines on stderr as text, or as one JSON object per line.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = "SONDE_LOG_FORMAT",
+        global = true
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -107,6 +120,7 @@ impl Cli {
             ("topic-regex", "kafka.topic_regex", &self.topic_regex),
             ("topic-prefix", "kafka.topic_prefix", &self.topic_prefix),
             ("group-id", "kafka.group_id", &self.group_id),
+            ("metrics-addr", "metrics.addr", &self.metrics_addr),
         ];
         for (name, key, value) in texts {
             if let Some(v) = value {

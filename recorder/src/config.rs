@@ -17,6 +17,8 @@ pub struct Config {
     pub kafka: KafkaSettings,
     pub postgres: PgSettings,
     pub batch: BatchLimits,
+    /// `metrics.addr`: where /metrics, /healthz and /readyz are served; `None`: off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +115,7 @@ impl Default for Config {
                 retention_days: 0,
             },
             batch: BatchLimits::default(),
+            metrics_addr: None,
         }
     }
 }
@@ -250,6 +253,7 @@ impl Config {
             "batch.max_delay_ms" => {
                 b.max_delay = Duration::from_millis(number(value, 0, 3_600_000)?)
             }
+            "metrics.addr" => self.metrics_addr = Some(socket_addr(value)?),
             _ => return Err("unknown key".into()),
         }
         Ok(())
@@ -297,6 +301,12 @@ fn non_empty(v: &str) -> Result<String, String> {
 
 fn path(v: &str) -> Result<PathBuf, String> {
     non_empty(v).map(PathBuf::from)
+}
+
+fn socket_addr(v: &str) -> Result<std::net::SocketAddr, String> {
+    v.parse().map_err(|_| {
+        format!("expected an IP address and port such as 127.0.0.1:9465 or [::1]:9465, got `{v}`")
+    })
 }
 
 fn seconds(v: &str) -> Result<Duration, String> {

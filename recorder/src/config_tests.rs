@@ -174,3 +174,17 @@ fn cross_key_checks() {
     let c = parse("[recorder]\nkafka.ssl.certfile = c\n").unwrap();
     assert!(c.validate().is_err());
 }
+
+#[test]
+fn metrics_addr_is_off_by_default_and_checked() {
+    assert_eq!(parse("").unwrap().metrics_addr, None);
+    let c = parse("[recorder]\nmetrics.addr = 127.0.0.1:9465\n").unwrap();
+    assert_eq!(c.metrics_addr, Some("127.0.0.1:9465".parse().unwrap()));
+    let err = parse("[recorder]\nmetrics.addr = localhost\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("recorder.ini:2: key `metrics.addr`: expected an IP address and port"),
+        "{err}"
+    );
+}

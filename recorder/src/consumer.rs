@@ -23,6 +23,10 @@ use tokio::sync::watch;
 use crate::batch::Partition;
 use crate::config::KafkaSettings;
 use crate::db::PgTarget;
+use crate::telemetry::ConsumerMetrics;
+
+/// How often librdkafka reports broker states and partition watermarks (for the metrics).
+pub const STATISTICS_INTERVAL_MS: u64 = 5_000;
 
 /// Rebalance outcomes the main loop has not looked at yet.
 #[derive(Debug, Default)]
@@ -38,6 +42,7 @@ pub struct RecorderContext {
     abort: watch::Receiver<bool>,
     events: Arc<Mutex<RebalanceEvents>>,
     last_error: Mutex<Option<String>>,
+    metrics: ConsumerMetrics,
 }
 
 pub type RecorderConsumer = StreamConsumer<RecorderContext>;
@@ -69,6 +74,7 @@ impl RecorderContext {
 
     /// Called once a message arrives: the broker is evidently reachable.
     pub fn note_healthy(&self) {
+        self.metrics.connected.kafka(true);
         let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
         if last.take().is_some() {
             tracing::info!("Kafka reachable again");
@@ -96,8 +102,30 @@ impl ClientContext for RecorderContext {
         }
     }
 
+    /// Broker states and the partitions' high watermarks, every [`STATISTICS_INTERVAL_MS`].
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let up = statistics
+            .brokers
+            .values()
+            .any(|b| b.nodeid >= 0 && b.state == "UP");
+        self.metrics.connected.kafka(up);
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; "none": not fetched by us.
+                if *partition >= 0 && p.fetch_state != "none" && p.hi_offset >= 0 {
+                    self.metrics
+                        .partitions
+                        .high_watermark(&(topic.clone(), *partition), p.hi_offset);
+                }
+            }
+        }
+    }
+
     /// Logged once per change of state, not once per retry.
     fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+            self.metrics.connected.kafka(false);
+        }
         let text = format!("Kafka: {error}: {reason}");
         let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
         if last.as_deref() != Some(text.as_str()) {
@@ -219,14 +247,20 @@ pub fn subscribe(
     subscription: &str,
     target: PgTarget,
     abort: watch::Receiver<bool>,
+    metrics: ConsumerMetrics,
 ) -> Result<RecorderConsumer> {
     let context = RecorderContext {
         target,
         abort,
         events: Arc::default(),
         last_error: Mutex::new(None),
+        metrics,
     };
-    let consumer: RecorderConsumer = client_config(k)
+    let mut config = client_config(k);
+    if !k.options.contains_key("statistics.interval.ms") {
+        config.set("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_string());
+    }
+    let consumer: RecorderConsumer = config
         .create_with_context(context)
         .with_context(|| format!("creating the Kafka consumer for {}", k.bootstrap_servers))?;
     consumer

@@ -15,4 +15,5 @@ pub mod pipeline;
 pub mod report;
 pub mod series;
 pub mod topic_watch;
+pub mod telemetry;
 pub mod writer;

@@ -14,14 +14,7 @@ fn main() -> ExitCode {
         1 => "debug,librdkafka=info",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
+    sonde_telemetry::logs::init(cli.log_format, default_level);
 
     let config = match cli.load_config() {
         Ok(config) => config,

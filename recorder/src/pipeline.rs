@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::batch::Batch;
 use crate::consumer::RecorderConsumer;
+use crate::telemetry::{PartitionMetrics, WriteMetrics};
 use crate::writer::{Writer, Written};
 
 type Write = JoinHandle<(Writer, Batch, Result<Written>)>;
@@ -21,6 +22,8 @@ pub struct Pipeline {
     idle: Option<Writer>,
     in_flight: Option<Write>,
     abort: watch::Receiver<bool>,
+    metrics: WriteMetrics,
+    partitions: PartitionMetrics,
 }
 
 impl Pipeline {
@@ -29,7 +32,16 @@ impl Pipeline {
             idle: Some(writer),
             in_flight: None,
             abort,
+            metrics: WriteMetrics::default(),
+            partitions: PartitionMetrics::default(),
         }
+    }
+
+    /// Count committed batches, rows and offsets in these handles.
+    pub fn with_metrics(mut self, metrics: WriteMetrics, partitions: PartitionMetrics) -> Self {
+        self.metrics = metrics;
+        self.partitions = partitions;
+        self
     }
 
     /// Wait for the batch in flight (if any) to commit; then the writer is free.
@@ -40,6 +52,7 @@ impl Pipeline {
                 .map_err(|e| anyhow!("batch writer task failed: {e}"))?;
             self.idle = Some(writer);
             let written = result?;
+            self.count(&batch, &written);
             tracing::debug!(
                 "committed {} runs ({} duplicates skipped), {} samples, {} dead letters",
                 written.runs,
@@ -61,11 +74,31 @@ impl Pipeline {
             return Err(anyhow!("batch writer lost"));
         };
         let mut abort = self.abort.clone();
+        let duration = self.metrics.duration.clone();
         self.in_flight = Some(tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let result = writer.write(&batch, &mut abort).await;
+            if result.is_ok() {
+                duration.record(started.elapsed().as_secs_f64());
+            }
             (writer, batch, result)
         }));
         Ok(())
+    }
+
+    fn count(&self, batch: &Batch, written: &Written) {
+        let m = &self.metrics;
+        m.batches.increment(1);
+        m.runs.increment(written.runs as u64);
+        m.duplicate_runs.increment(written.duplicate_runs as u64);
+        m.samples.increment(written.samples as u64);
+        m.dead_letter_rows.increment(written.dead_letters as u64);
+        for d in &batch.dead_letters {
+            m.dead_letter(d.class);
+        }
+        for (partition, next) in &batch.next_offsets {
+            self.partitions.committed(partition, *next);
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::copy_binary::CopyBuffer;
 use crate::db::PgTarget;
 use crate::partitions::Partitions;
 use crate::series::SeriesCache;
+use crate::telemetry::Connected;
 
 /// What one committed batch added.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,7 @@ pub struct Writer {
     partitions: Partitions,
     measure_table: String,
     retention_days: u32,
+    connected: Connected,
 }
 
 impl Writer {
@@ -55,6 +57,7 @@ impl Writer {
         measure_table: &str,
         retention_days: u32,
         abort: &mut watch::Receiver<bool>,
+        connected: Connected,
     ) -> Result<Option<Writer>> {
         let mut writer = Writer {
             target,
@@ -63,6 +66,7 @@ impl Writer {
             partitions: Partitions::default(),
             measure_table: measure_table.to_owned(),
             retention_days,
+            connected,
         };
         if !writer.reconnect(abort).await? {
             return Ok(None);
@@ -73,6 +77,7 @@ impl Writer {
     /// (Re)connect and prepare the session. `Ok(false)` when aborted.
     async fn reconnect(&mut self, abort: &mut watch::Receiver<bool>) -> Result<bool> {
         self.client = None;
+        self.connected.postgres(false);
         let Some(mut client) = self.target.connect_with_retry(abort).await else {
             return Ok(false);
         };
@@ -84,6 +89,7 @@ impl Writer {
         self.partitions.forget();
         self.partitions.ensure_ahead(&mut client).await?;
         self.client = Some(client);
+        self.connected.postgres(true);
         Ok(true)
     }
 
@@ -124,6 +130,7 @@ impl Writer {
                 Err(e) if is_transient(&e, self.client.as_ref()) => {
                     tracing::warn!("writing a batch failed, retrying: {e:#}");
                     self.client = None;
+                    self.connected.postgres(false);
                     let delay = self.target.connect_interval;
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}

@@ -7,12 +7,14 @@
 
 pub mod browser;
 mod env;
+mod http;
 mod kafka;
 mod postgres;
 mod private;
 mod recorder_ini;
 
 pub use env::{workspace_root, Env, STACK_DOWN};
+pub use http::{http_get, program};
 pub use kafka::{
     create_topic, kafka_client_config, test_consumer_config, try_create_topic, unique_topic,
     TEST_HEARTBEAT_INTERVAL_MS, TEST_SESSION_TIMEOUT_MS,

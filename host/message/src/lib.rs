@@ -114,6 +114,18 @@ pub enum DecodeError {
     Invalid(String),
 }
 
+impl DecodeError {
+    /// A short, fixed name of the kind of problem (`json`, `version`, `invalid`), for
+    /// metrics labels; the message itself is in `Display`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            DecodeError::Json(_) => "json",
+            DecodeError::Version { .. } => "version",
+            DecodeError::Invalid(_) => "invalid",
+        }
+    }
+}
+
 /// Decode and validate one payload, `now` being the receiver's clock.
 ///
 /// Rejects: malformed JSON, a `v` other than [`VERSION`], missing or unknown fields,

@@ -54,7 +54,7 @@ pub struct KafkaArgs {
 }
 
 /// `[kafka]` in host.toml; every key mirrors a flag.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaToml {
     pub brokers: Option<String>,

@@ -14,7 +14,9 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 
 use super::context::{Report, Signals, SpoolContext};
 use super::link::{Level, Link, Observation};
+use super::publish_times::PublishTimes;
 use super::spool::Spool;
+use crate::telemetry::DeliveryMetrics;
 
 /// How often the spool is fsynced and its cursor saved (the power-failure loss window).
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(1000);
@@ -99,6 +101,8 @@ pub struct Driver {
     pub link: Link,
     /// Set by shutdown: stop once the spool is empty or at this instant.
     pub stop: Arc<Mutex<Option<Instant>>>,
+    pub times: Arc<PublishTimes>,
+    pub metrics: DeliveryMetrics,
 }
 
 impl Driver {
@@ -125,7 +129,9 @@ impl Driver {
             let mut fatal = None;
             for Report { seq, result } in pending.reports {
                 in_flight = in_flight.saturating_sub(1);
-                match verdict(&result) {
+                let outcome = verdict(&result);
+                self.count(seq, &outcome);
+                match outcome {
                     Verdict::Delivered => {
                         spool.ack(seq);
                         backoff = MIN_BACKOFF;
@@ -251,6 +257,7 @@ impl Driver {
                     if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
                 {
                     spool.ack(seq);
+                    self.count(seq, &Verdict::Reject(e.to_string()));
                     let key = String::from_utf8_lossy(&rec.key);
                     tracing::error!(seq, %key, "message is larger than message.max.bytes, removed from the spool: {e}");
                 }
@@ -274,7 +281,36 @@ impl Driver {
         Ok(())
     }
 
+    /// Metrics of one delivery report.
+    fn count(&self, seq: u64, verdict: &Verdict) {
+        let m = &self.metrics;
+        match verdict {
+            Verdict::Delivered => {
+                m.connected.set(1.0);
+                if let Some(latency) = self.times.removed(seq, Instant::now()) {
+                    m.latency.record(latency.as_secs_f64());
+                }
+            }
+            // Our own purge after an earlier failure: not a failure of its own.
+            Verdict::Retry(None) => {}
+            Verdict::Retry(Some(_)) | Verdict::Fatal(_) => {
+                m.connected.set(0.0);
+                m.errors.increment(1);
+            }
+            Verdict::Reject(_) => {
+                self.times.removed(seq, Instant::now());
+                m.errors.increment(1);
+            }
+        }
+    }
+
     fn log(&mut self, obs: Observation, pending: u64) {
+        if matches!(
+            obs,
+            Observation::Unreachable(_) | Observation::Tls(_) | Observation::UnknownTopic
+        ) {
+            self.metrics.connected.set(0.0);
+        }
         match self.link.observe(&obs, pending) {
             Some((Level::Info, line)) => tracing::info!("{line}"),
             Some((Level::Warn, line)) => tracing::warn!("{line}"),

@@ -14,9 +14,11 @@ use sonde_message::RunMessage;
 use super::context::{Signals, SpoolContext};
 use super::delivery::{Driver, KafkaProducer};
 use super::link::Link;
+use super::publish_times::PublishTimes;
 use super::settings::{Settings, DEFAULT_IN_FLIGHT_MESSAGES};
 use super::spool::{Spool, DEFAULT_SEGMENT_BYTES};
 use crate::output::Sink;
+use crate::telemetry::DeliveryMetrics;
 
 /// Publishes runs to Kafka through the on-disk spool.
 ///
@@ -32,6 +34,8 @@ pub struct KafkaSink {
     driver: Mutex<Option<JoinHandle<()>>>,
     spool_max_bytes: u64,
     dropped: AtomicU64,
+    times: Arc<PublishTimes>,
+    metrics: DeliveryMetrics,
 }
 
 impl KafkaSink {
@@ -39,6 +43,11 @@ impl KafkaSink {
     /// Fails only on local problems (spool directory, invalid librdkafka settings); an
     /// unreachable broker is not an error: runs are spooled until it comes back.
     pub fn start(settings: &Settings) -> anyhow::Result<Self> {
+        Self::start_counted(settings, DeliveryMetrics::default())
+    }
+
+    /// [`KafkaSink::start`], counting deliveries and spool figures in `metrics`.
+    pub fn start_counted(settings: &Settings, metrics: DeliveryMetrics) -> anyhow::Result<Self> {
         if settings.tls.insecure_skip_verify {
             tracing::warn!(
                 "!!! --kafka-insecure-skip-verify: the Kafka brokers' certificates are NOT verified; \
@@ -87,6 +96,7 @@ impl KafkaSink {
             make_producer().context("invalid Kafka producer settings (check --kafka-option)")?;
         let spool = Arc::new(Mutex::new(spool));
         let stop = Arc::new(Mutex::new(None));
+        let times = Arc::new(PublishTimes::default());
         let driver = Driver {
             spool: spool.clone(),
             signals: signals.clone(),
@@ -100,6 +110,8 @@ impl KafkaSink {
                 settings.tls.ca.as_deref(),
             ),
             stop: stop.clone(),
+            times: times.clone(),
+            metrics: metrics.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("kafka-delivery".into())
@@ -113,7 +125,26 @@ impl KafkaSink {
             driver: Mutex::new(Some(handle)),
             spool_max_bytes: settings.spool_max_bytes,
             dropped: AtomicU64::new(0),
+            times,
+            metrics,
         })
+    }
+
+    /// Set the spool gauges; called when the metrics are scraped.
+    pub fn refresh_metrics(&self) {
+        let (pending, bytes) = {
+            let spool = self.spool.lock().unwrap_or_else(|e| e.into_inner());
+            (spool.pending(), spool.bytes())
+        };
+        let m = &self.metrics;
+        m.spool_messages.set(pending as f64);
+        m.spool_bytes.set(bytes as f64);
+        let age = if pending == 0 {
+            Duration::ZERO
+        } else {
+            self.times.oldest_age(Instant::now())
+        };
+        m.spool_oldest_age.set(age.as_secs_f64());
     }
 
     /// Messages spooled and not yet acknowledged by the broker.
@@ -134,11 +165,19 @@ impl Sink for KafkaSink {
     fn publish(&self, msg: RunMessage) {
         let appended = {
             let mut spool = self.spool.lock().unwrap_or_else(|e| e.into_inner());
-            spool.append(msg.key().as_bytes(), &msg.encode())
+            let appended = spool.append(msg.key().as_bytes(), &msg.encode());
+            // Under the spool lock: the delivery thread cannot send (and acknowledge) the
+            // message before its time is recorded.
+            if let Ok((seq, dropped)) = &appended {
+                self.times.dropped_oldest(*dropped);
+                self.times.appended(*seq, Instant::now());
+            }
+            appended
         };
         match appended {
             Ok((_, 0)) => {}
             Ok((_, dropped)) => {
+                self.metrics.runs_dropped.increment(dropped);
                 let total = self.dropped.fetch_add(dropped, Ordering::Relaxed) + dropped;
                 tracing::warn!(
                     "spool is over its cap of {} bytes: dropped the {dropped} oldest undelivered runs ({total} since start)",
@@ -146,6 +185,7 @@ impl Sink for KafkaSink {
                 );
             }
             Err(e) => {
+                self.metrics.runs_dropped.increment(1);
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(run_id = %msg.run_id, "run lost: cannot write it to the spool: {e}");
                 return;

@@ -207,8 +207,15 @@ pub fn wasmtime_version() -> &'static str {
     "48"
 }
 
-/// `--cache-dir`, else `$XDG_CACHE_HOME/sonde`, else `~/.cache/sonde`; `None` when none is known.
+/// `$CACHE_DIRECTORY` (set by systemd), else `$XDG_CACHE_HOME/sonde`, else `~/.cache/sonde`;
+/// `None` when none is known. `--cache-dir` and `cache_dir` win over all of these.
 pub fn default_cache_dir() -> Option<PathBuf> {
+    // systemd's CacheDirectory= (colon-separated when the unit names several).
+    if let Some(dirs) = std::env::var_os("CACHE_DIRECTORY").filter(|v| !v.is_empty()) {
+        if let Some(first) = std::env::split_paths(&dirs).next() {
+            return Some(first);
+        }
+    }
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(x).join("sonde"));
     }

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use crate::output::Sink;
 use crate::runtime::probe::{Host, LoadedProbe};
 use crate::schedule::job::Job;
+use crate::telemetry::{JobMetrics, Telemetry};
 
 pub const MAX_JITTER_MS: u64 = 1_000;
 
@@ -46,6 +47,7 @@ pub struct Scheduler {
     permits: Arc<Semaphore>,
     jobs: HashMap<String, JobHandle>,
     pub counters: Arc<RunCounters>,
+    telemetry: Option<Telemetry>,
 }
 
 impl Scheduler {
@@ -57,6 +59,19 @@ impl Scheduler {
             permits: Arc::new(Semaphore::new(max_concurrency.max(1))),
             jobs: HashMap::new(),
             counters: Arc::new(RunCounters::default()),
+            telemetry: None,
+        }
+    }
+
+    /// Count runs, durations and missed ticks per job in `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
+        self
+    }
+
+    fn jobs_changed(&self) {
+        if let Some(t) = &self.telemetry {
+            t.jobs.set(self.jobs.len() as f64);
         }
     }
 
@@ -75,13 +90,18 @@ impl Scheduler {
         let (probe_tx, probe_rx) = watch::channel(job.probe.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         tracing::info!(job = %name, probe = %job.probe.info.name, interval_ms = job.interval().as_millis() as u64, "job started");
+        let metrics = self
+            .telemetry
+            .as_ref()
+            .map(|t| t.job(&name))
+            .unwrap_or_default();
         let task = tokio::spawn(job_loop(
             job,
             self.host.clone(),
             self.sink.clone(),
             self.hostname.clone(),
             self.permits.clone(),
-            self.counters.clone(),
+            (self.counters.clone(), metrics),
             probe_rx,
             stop_rx,
         ));
@@ -93,6 +113,7 @@ impl Scheduler {
                 task,
             },
         );
+        self.jobs_changed();
     }
 
     /// Use `probe` from the job's next run on.
@@ -108,6 +129,7 @@ impl Scheduler {
             let _ = h.stop_tx.send(true);
             let _ = h.task.await;
             tracing::info!(job = %name, "job stopped");
+            self.jobs_changed();
         }
     }
 
@@ -142,7 +164,7 @@ async fn job_loop(
     sink: Arc<dyn Sink>,
     hostname: Arc<str>,
     permits: Arc<Semaphore>,
-    counters: Arc<RunCounters>,
+    (counters, metrics): (Arc<RunCounters>, JobMetrics),
     mut probe_rx: watch::Receiver<Arc<LoadedProbe>>,
     mut stop_rx: watch::Receiver<bool>,
 ) {
@@ -176,10 +198,17 @@ async fn job_loop(
             return;
         };
         let msg = job.run_once(&host, &hostname).await;
+        metrics
+            .duration
+            .record(Duration::from_micros(msg.duration_us).as_secs_f64());
         match &msg.error {
-            None => counters.ok.fetch_add(1, Ordering::Relaxed),
+            None => {
+                metrics.runs_ok.increment(1);
+                counters.ok.fetch_add(1, Ordering::Relaxed)
+            }
             Some(e) => {
                 tracing::warn!(job = %job.spec.name, "run failed: {e}");
+                metrics.runs_error.increment(1);
                 counters.failed.fetch_add(1, Ordering::Relaxed)
             }
         };
@@ -196,6 +225,7 @@ async fn job_loop(
         if missed > 0 {
             missed_total += missed;
             counters.missed_ticks.fetch_add(missed, Ordering::Relaxed);
+            metrics.missed_ticks.increment(missed);
             tracing::warn!(job = %job.spec.name, missed, missed_total, "run ended after later ticks were due; skipped them");
         }
         tick = next;

@@ -128,12 +128,13 @@ pub struct Watcher {
     host: Host,
     sources: JobSources,
     files: HashMap<PathBuf, FileState>,
-    /// Running job name → (file, sha256 of the probe it runs).
-    running: HashMap<String, (PathBuf, String)>,
+    /// Running job name → (its definition, sha256 of the probe it runs).
+    running: HashMap<String, (JobSpec, String)>,
     /// Problems already logged (each is logged once).
     reported: HashSet<String>,
     /// Jobs that could not start on the first pass.
     pub start_failures: usize,
+    load_failures: sonde_telemetry::Counter,
 }
 
 impl Watcher {
@@ -145,13 +146,21 @@ impl Watcher {
             running: HashMap::new(),
             reported: HashSet::new(),
             start_failures: 0,
+            load_failures: sonde_telemetry::Counter::noop(),
         }
+    }
+
+    /// Count every reported problem (a file that does not load, a job that cannot start).
+    pub fn with_load_failures(mut self, counter: sonde_telemetry::Counter) -> Self {
+        self.load_failures = counter;
+        self
     }
 
     fn report(&mut self, problem: String) {
         if self.reported.insert(problem.clone()) {
             tracing::error!("{problem}");
             self.start_failures += 1;
+            self.load_failures.increment(1);
         }
     }
 
@@ -193,35 +202,50 @@ impl Watcher {
             else {
                 continue;
             };
-            match self.running.get(&spec.name) {
-                Some((_, sha)) if *sha == probe.sha256 => {}
-                Some(_) => {
-                    tracing::info!(job = %spec.name, file = %probe.path.display(), "probe changed; swapping before the next run");
-                    scheduler.swap(&spec.name, probe.clone());
-                    self.running.insert(
-                        spec.name.clone(),
-                        (spec.probe_path.clone(), probe.sha256.clone()),
-                    );
-                }
-                None => {
-                    let key = format!("{}#{}", spec.name, probe.sha256);
-                    if self.reported.contains(&key) {
-                        continue;
+            let changed = match self.running.get_mut(&spec.name) {
+                Some((running, _)) if !running.same_job(&spec) => true,
+                Some((running, sha)) => {
+                    // Same job; the definition may have moved in the file.
+                    running.origin = spec.origin.clone();
+                    if *sha != probe.sha256 {
+                        tracing::info!(job = %spec.name, file = %probe.path.display(), "probe changed; swapping before the next run");
+                        scheduler.swap(&spec.name, probe.clone());
+                        *sha = probe.sha256.clone();
                     }
-                    let (name, path) = (spec.name.clone(), spec.probe_path.clone());
-                    match Job::new(&self.host, spec, probe.clone()) {
-                        Ok(job) => {
-                            scheduler.start(job).await;
-                            self.running.insert(name, (path, probe.sha256.clone()));
+                    false
+                }
+                None => true,
+            };
+            if changed {
+                let key = format!("{}#{}", spec.name, probe.sha256);
+                if self.reported.contains(&key) {
+                    continue;
+                }
+                let name = spec.name.clone();
+                match Job::new(&self.host, spec.clone(), probe.clone()) {
+                    Ok(job) => {
+                        if self.running.contains_key(&name) {
+                            tracing::info!(job = %name, "job definition changed; restarting it");
                         }
-                        Err(e) => {
-                            self.reported.insert(key);
-                            self.report(format!("job {name:?} not started: {e:#}"));
-                        }
+                        // Stops the job's previous definition first, if any.
+                        scheduler.start(job).await;
+                        self.running.insert(name, (spec, probe.sha256.clone()));
+                    }
+                    Err(e) => {
+                        // A changed definition that cannot start leaves the old one running.
+                        self.reported.insert(key);
+                        self.report(format!("job {name:?} not started: {e:#}"));
                     }
                 }
             }
         }
+    }
+
+    /// Use new sources (a reloaded host.toml) from now on; problems are reported afresh.
+    pub async fn set_sources(&mut self, scheduler: &mut Scheduler, sources: JobSources) {
+        self.sources = sources;
+        self.reported.clear();
+        self.poll(scheduler, false).await;
     }
 
     async fn refresh_file(&mut self, path: &Path, debounce: bool) {
@@ -272,16 +296,18 @@ impl Watcher {
         }
     }
 
-    /// Poll until `stop` resolves.
+    /// Poll until `stop` resolves; sources arriving on `reloads` replace the current ones.
     pub async fn run(
         mut self,
         scheduler: &mut Scheduler,
         stop: impl std::future::Future<Output = ()>,
+        mut reloads: tokio::sync::mpsc::UnboundedReceiver<JobSources>,
     ) {
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 _ = &mut stop => return,
+                Some(sources) = reloads.recv() => self.set_sources(scheduler, sources).await,
                 _ = tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)) => self.poll(scheduler, true).await,
             }
         }

@@ -169,6 +169,19 @@ impl RunningHost {
         }
     }
 
+    /// Send `signal` (`HUP`, `TERM`, ...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "kill -{signal} {} failed",
+            self.child.id()
+        );
+    }
+
     pub fn messages(&self) -> Vec<RunMessage> {
         self.messages
             .lock()

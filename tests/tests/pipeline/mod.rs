@@ -137,6 +137,11 @@ impl Pipeline {
     /// Starts `host` with host.toml, Kafka over mutual TLS and the drill's spool. Its debug
     /// log carries one `run published` line per run handed to the spool.
     pub fn start_host(&mut self) -> Proc {
+        self.start_host_with(&[])
+    }
+
+    /// [`Pipeline::start_host`] with more command-line arguments.
+    pub fn start_host_with(&mut self, extra_args: &[&str]) -> Proc {
         self.host_starts += 1;
         let mut cmd = std::process::Command::new(binary("host"));
         cmd.arg("--config")
@@ -153,6 +158,7 @@ impl Pipeline {
             .arg(self.dir().join("cache"))
             .arg("--hostname")
             .arg(&self.hostname)
+            .args(extra_args)
             .env_remove("KAFKA_SERVER")
             .env("RUST_LOG", "info,sonde_host=debug")
             .env("NO_COLOR", "1");
@@ -169,12 +175,18 @@ impl Pipeline {
 
     /// Starts `recorder` with a recorder.ini for this drill; `extra` is appended to it.
     pub fn start_recorder(&mut self, extra: &str) -> Proc {
+        self.start_recorder_with(extra, &[])
+    }
+
+    /// [`Pipeline::start_recorder`] with more command-line arguments.
+    pub fn start_recorder_with(&mut self, extra: &str, extra_args: &[&str]) -> Proc {
         self.recorder_starts += 1;
         let ini_path = self.dir().join("recorder.ini");
         std::fs::write(&ini_path, self.recorder_ini(extra)).expect("write recorder.ini");
         let mut cmd = std::process::Command::new(binary("recorder"));
         cmd.arg("--config")
             .arg(&ini_path)
+            .args(extra_args)
             .env_remove("KAFKA_SERVER")
             .env_remove("PSQL_SERVER")
             .env("RUST_LOG", "info,sonde_recorder=debug")
