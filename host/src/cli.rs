@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::kafka::KafkaArgs;
-use crate::output::Format;
 use crate::logging::LogFormat;
+use crate::output::Format;
 
 /// Run sandboxed WebAssembly probes and publish what they measure.
 ///

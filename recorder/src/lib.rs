@@ -14,6 +14,6 @@ pub mod partitions;
 pub mod pipeline;
 pub mod report;
 pub mod series;
-pub mod topic_watch;
 pub mod telemetry;
+pub mod topic_watch;
 pub mod writer;
