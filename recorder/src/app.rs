@@ -84,7 +84,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         _ => None,
     };
     let p = &config.postgres;
-    let Some(mut writer) = Writer::start(
+    let Some(mut writer) = Writer::start_counted(
         target.clone(),
         &p.measure_table,
         p.retention_days,

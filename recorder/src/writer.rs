@@ -57,6 +57,17 @@ impl Writer {
         measure_table: &str,
         retention_days: u32,
         abort: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Writer>> {
+        let connected = Connected::default();
+        Self::start_counted(target, measure_table, retention_days, abort, connected).await
+    }
+
+    /// [`Writer::start`], telling `connected` whenever the session comes or goes.
+    pub async fn start_counted(
+        target: PgTarget,
+        measure_table: &str,
+        retention_days: u32,
+        abort: &mut watch::Receiver<bool>,
         connected: Connected,
     ) -> Result<Option<Writer>> {
         let mut writer = Writer {
