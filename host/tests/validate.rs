@@ -128,6 +128,24 @@ fn connect_completes_a_tls_handshake_or_says_why_not() {
         text(&ok.stdout)
     );
 
+    // A certificate the broker's CA did not sign: the handshake fails, so does validate.
+    let wrong = env.wrong_cert_dir().display().to_string();
+    let stranger = validate(
+        &cache,
+        &[
+            "--probes",
+            &cpu,
+            "--connect",
+            "--kafka-brokers",
+            &env.kafka_brokers,
+            "--cert-dir",
+            &wrong,
+        ],
+    );
+    let stderr = text(&stranger.stderr);
+    assert_eq!(stranger.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("no TLS session"), "{stderr}");
+
     let closed = format!("127.0.0.1:{}", free_port());
     let refused = validate(
         &cache,
