@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
+use crate::runtime::cache::CompileCache;
+
 /// How often the epoch advances: the granularity of timeouts and of yielding.
 pub const EPOCH_TICK_MS: u64 = 10;
 
@@ -22,7 +24,7 @@ pub const EPOCH_TICK_MS: u64 = 10;
 #[derive(Clone)]
 pub struct Runtime {
     pub engine: Engine,
-    cache_dir: Option<PathBuf>,
+    cache: Option<CompileCache>,
     active: Arc<ActiveCalls>,
 }
 
@@ -77,7 +79,8 @@ pub fn engine_config(allocator: InstanceAllocator) -> Config {
 }
 
 impl Runtime {
-    /// Build the engine and start its epoch ticker. `cache_dir: None` disables the disk cache.
+    /// Build the engine and start its epoch ticker. `cache_dir: None` disables the disk cache,
+    /// as does a directory that is not safe to use (see [`CompileCache::open`]; logged).
     ///
     /// Uses the on-demand allocator: the pooling allocator instantiates faster (benchmark
     /// `instantiate/*`: about 15 µs against 35 µs for the cpu probe) but instances are made
@@ -119,9 +122,16 @@ impl Runtime {
                 }
             })
             .context("starting the epoch ticker thread")?;
+        let cache = cache_dir.and_then(|dir| match CompileCache::open(&dir) {
+            Ok(cache) => Some(cache),
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        });
         Ok(Runtime {
             engine,
-            cache_dir,
+            cache,
             active,
         })
     }
@@ -139,18 +149,8 @@ impl Runtime {
     /// written is logged and bypassed, never fatal.
     pub fn compile(&self, wasm: &[u8], origin: &Path) -> anyhow::Result<Component> {
         let key = self.cache_key(wasm);
-        if let Some(path) = self.cache_path(&key) {
-            if path.exists() {
-                // SAFETY: the file was written by `Component::serialize` of this same engine
-                // configuration (the key includes the wasmtime version and engine hash) into
-                // the host's own cache directory; wasmtime still checks its header.
-                match unsafe { Component::deserialize_file(&self.engine, &path) } {
-                    Ok(c) => return Ok(c),
-                    Err(e) => {
-                        tracing::warn!(cache = %path.display(), "ignoring unusable cached component: {e}")
-                    }
-                }
-            }
+        if let Some(component) = self.cache.as_ref().and_then(|c| c.load(&self.engine, &key)) {
+            return Ok(component);
         }
         let component = Component::new(&self.engine, wasm).map_err(|e| {
             anyhow::anyhow!(
@@ -158,9 +158,9 @@ impl Runtime {
                 origin.display()
             )
         })?;
-        if let Some(path) = self.cache_path(&key) {
-            if let Err(e) = write_cache(&component, &path) {
-                tracing::warn!(cache = %path.display(), "cannot write the compiled-component cache: {e:#}");
+        if let Some(cache) = &self.cache {
+            if let Err(e) = cache.store(&key, &component) {
+                tracing::warn!(cache = %cache.dir().display(), "cannot write the compiled-component cache: {e:#}");
             }
         }
         Ok(component)
@@ -179,25 +179,6 @@ impl Runtime {
             engine_hash.finish()
         )
     }
-
-    fn cache_path(&self, key: &str) -> Option<PathBuf> {
-        self.cache_dir
-            .as_ref()
-            .map(|d| d.join(format!("{key}.cwasm")))
-    }
-}
-
-fn write_cache(component: &Component, path: &Path) -> anyhow::Result<()> {
-    let bytes = component
-        .serialize()
-        .map_err(|e| anyhow::anyhow!("serializing: {e}"))?;
-    let dir = path.parent().context("cache path has no directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Write then rename, so a concurrent reader never sees half a file.
-    let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::now_v7()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
 }
 
 /// The wasmtime version this host was built with (part of the cache key).

@@ -6,6 +6,7 @@
 //! `probe` loads, instantiates and runs components on top of both.
 
 pub(crate) mod bindings;
+pub mod cache;
 pub mod capabilities;
 pub mod engine;
 pub mod limits;
