@@ -12,6 +12,7 @@ mod kafka;
 mod postgres;
 mod private;
 mod recorder_ini;
+pub mod wat;
 
 pub use env::{workspace_root, Env, STACK_DOWN};
 pub use http::{http_get, program};
