@@ -153,14 +153,12 @@ fn bench(c: &mut Criterion) {
     ] {
         let h = host(cache.path(), allocator);
         let p = rt.block_on(h.load(&wasm)).expect("load");
-        let caps = h.capabilities(
-            "bench",
-            AllowList::deny_all(),
-            RunLimits::default().max_memory_bytes,
-        );
+        let limits = RunLimits::default();
+        let caps = h.capabilities("bench", AllowList::deny_all(), &limits);
         group.bench_function(name, |b| {
             b.iter(|| {
-                rt.block_on(p.instantiate(&h, &caps))
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                rt.block_on(p.instantiate(&h, &caps, &limits, deadline))
                     .map(drop)
                     .expect("instantiate")
             })

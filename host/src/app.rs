@@ -9,6 +9,7 @@ use crate::config::{Config, DEFAULT_MAX_CONCURRENCY};
 use crate::http::HttpLimits;
 use crate::output::{Format, Sink, StdoutSink};
 use crate::runtime::engine::{default_cache_dir, Runtime};
+use crate::runtime::limits::LoadLimits;
 use crate::runtime::probe::Host;
 use crate::schedule::scheduler::Scheduler;
 use crate::schedule::watch::{JobSources, Watcher};
@@ -125,12 +126,26 @@ fn make_host(cli: &Cli, config: &Config) -> anyhow::Result<(Host, String)> {
         .clone()
         .or_else(|| config.toml.cache_dir.clone())
         .or_else(default_cache_dir);
-    let host = Host::new(
+    let mut host = Host::new(
         Runtime::new(cache_dir)?,
         hostname.clone(),
         http_limits(config),
     )?;
+    host.load_limits = load_limits(config);
     Ok((host, hostname))
+}
+
+fn load_limits(config: &Config) -> LoadLimits {
+    let toml = &config.toml;
+    let base = LoadLimits::default();
+    let run = crate::config::default_limits(&toml.defaults);
+    LoadLimits {
+        max_component_bytes: toml.max_component_bytes.unwrap_or(base.max_component_bytes),
+        compile_timeout_ms: toml.compile_timeout_ms.unwrap_or(base.compile_timeout_ms),
+        describe_timeout_ms: toml.describe_timeout_ms.unwrap_or(base.describe_timeout_ms),
+        max_memory_bytes: run.max_memory_bytes,
+        max_output_bytes: run.max_output_bytes,
+    }
 }
 
 fn http_limits(config: &Config) -> HttpLimits {

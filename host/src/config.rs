@@ -29,6 +29,12 @@ pub struct HostToml {
     pub cache_dir: Option<PathBuf>,
     /// Where /metrics, /healthz and /readyz are served (`--metrics-addr` wins); none: off.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// A probe file larger than this is not read.
+    pub max_component_bytes: Option<u64>,
+    /// How long compiling one component may take.
+    pub compile_timeout_ms: Option<u64>,
+    /// How long instantiating a component and its `describe()` may take when it is loaded.
+    pub describe_timeout_ms: Option<u64>,
     #[serde(default)]
     pub defaults: Defaults,
     #[serde(default, rename = "job")]
@@ -45,6 +51,7 @@ pub struct Defaults {
     pub timeout_ms: Option<u64>,
     pub max_memory_bytes: Option<u64>,
     pub max_samples: Option<u32>,
+    pub max_output_bytes: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +67,7 @@ pub struct JobToml {
     pub timeout_ms: Option<u64>,
     pub max_memory_bytes: Option<u64>,
     pub max_samples: Option<u32>,
+    pub max_output_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -212,6 +220,7 @@ pub fn default_limits(defaults: &Defaults) -> RunLimits {
         timeout_ms: defaults.timeout_ms.unwrap_or(base.timeout_ms),
         max_memory_bytes: defaults.max_memory_bytes.unwrap_or(base.max_memory_bytes),
         max_samples: defaults.max_samples.unwrap_or(base.max_samples),
+        max_output_bytes: defaults.max_output_bytes.unwrap_or(base.max_output_bytes),
     }
 }
 
@@ -259,6 +268,9 @@ fn resolve_job(
     if let Some(v) = job.max_samples {
         limits.max_samples = v;
     }
+    if let Some(v) = job.max_output_bytes {
+        limits.max_output_bytes = v;
+    }
     let param_timeout = params
         .iter()
         .find(|(k, _)| k == "timeout_ms")
@@ -271,6 +283,7 @@ fn resolve_job(
     for (key, v) in [
         ("interval_ms", job.interval_ms.or(defaults.interval_ms)),
         ("timeout_ms", Some(limits.timeout_ms)),
+        ("max_output_bytes", Some(limits.max_output_bytes)),
     ] {
         if v == Some(0) {
             anyhow::bail!("{origin}: job {name:?}: `{key}` must be greater than 0");
@@ -366,6 +379,25 @@ timeout_ms = 500
             "{problems:?}"
         );
         assert_eq!(key_line(text, "[kafka]"), 8);
+    }
+
+    #[test]
+    fn output_budget_has_a_default_an_override_and_no_zero() {
+        let text = "[defaults]\nmax_output_bytes = 4096\n[[job]]\nprobe = \"a/x.wasm\"\n\
+                    [[job]]\nname = \"big\"\nprobe = \"a/x.wasm\"\nmax_output_bytes = 8388608\n";
+        let c = Config::parse(text, Path::new("h.toml")).unwrap();
+        assert_eq!(c.jobs[0].limits.max_output_bytes, 4096);
+        assert_eq!(c.jobs[1].limits.max_output_bytes, 8 << 20);
+        let c = Config::parse("[[job]]\nprobe = \"a/x.wasm\"\n", Path::new("h.toml")).unwrap();
+        assert_eq!(c.jobs[0].limits.max_output_bytes, 1 << 20);
+        let zero = "[[job]]\nprobe = \"a/x.wasm\"\nmax_output_bytes = 0\n";
+        let err = Config::parse(zero, Path::new("h.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("h.toml:1") && err.contains("max_output_bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ fn hostile_probes_are_stopped_and_reported_while_a_steady_job_keeps_running() {
     let p = |path: std::path::PathBuf| path.display().to_string();
     let config = format!(
         r#"
-max_concurrency = 8
+max_concurrency = 16
 
 [[job]]
 name = "steady"
@@ -37,14 +37,49 @@ name = "trap"
 probe = "{trap}"
 interval_ms = 1000
 
-# Room in memory and time for a million samples, so it is max_samples that stops it.
+# Room in memory, time and output for a million samples, so it is max_samples that stops it.
 [[job]]
 name = "flood"
 probe = "{flood}"
 interval_ms = 1000
 timeout_ms = 60000
 max_memory_bytes = 1073741824
+max_output_bytes = 268435456
 max_samples = 10000
+
+# The same flood under the default output budget never reaches the host.
+[[job]]
+name = "flood-default"
+probe = "{flood}"
+interval_ms = 1000
+timeout_ms = 60000
+max_memory_bytes = 1073741824
+
+[[job]]
+name = "sleepy-run"
+probe = "{sleepy_run}"
+interval_ms = 1000
+timeout_ms = 500
+
+[[job]]
+name = "log-bomb"
+probe = "{log_bomb}"
+interval_ms = 1000
+
+[[job]]
+name = "fetch-bomb"
+probe = "{fetch_bomb}"
+interval_ms = 1000
+
+[[job]]
+name = "alias-names"
+probe = "{alias_names}"
+interval_ms = 1000
+
+[[job]]
+name = "four-memories"
+probe = "{four_memories}"
+interval_ms = 1000
 
 [[job]]
 name = "sneaky"
@@ -59,13 +94,30 @@ allow_http = ["http://127.0.0.1:9/only-this"]
         trap = p(common::test_probe("trap")),
         flood = p(common::test_probe("flood")),
         sneaky = p(common::test_probe("sneaky-fetch")),
+        sleepy_run = p(common::test_probe("sleepy-run")),
+        log_bomb = p(common::test_probe("log-bomb")),
+        fetch_bomb = p(common::test_probe("fetch-bomb")),
+        alias_names = p(common::wat_probe("alias-names", dir.path())),
+        four_memories = p(common::wat_probe("four-memories", dir.path())),
     );
     let config_path = dir.path().join("host.toml");
     std::fs::write(&config_path, config).expect("write host.toml");
     let cache = dir.path().join("cache");
     let host =
         common::RunningHost::start(&cache, &["--config", &config_path.display().to_string()]);
-    let hostile = ["spin", "membomb", "trap", "flood", "sneaky"];
+    let hostile = [
+        "spin",
+        "membomb",
+        "trap",
+        "flood",
+        "flood-default",
+        "sneaky",
+        "sleepy-run",
+        "log-bomb",
+        "fetch-bomb",
+        "alias-names",
+        "four-memories",
+    ];
     host.wait_for(
         "two runs of every hostile job",
         Duration::from_secs(120),
@@ -79,6 +131,12 @@ allow_http = ["http://127.0.0.1:9/only-this"]
         ("trap", "trap: "),
         ("flood", "too many samples: 1000000 > max_samples=10000"),
         ("sneaky", "not allowed (not-allowed)"),
+        ("sleepy-run", "timeout: run exceeded timeout_ms=500"),
+        ("flood-default", "output limit: "),
+        ("log-bomb", "output limit: "),
+        ("fetch-bomb", "output limit: "),
+        ("alias-names", "output limit: "),
+        ("four-memories", "memory limit: "),
     ];
     for (job, text) in expect {
         let runs = common::by_job(&msgs, job);

@@ -3,12 +3,14 @@
 //!
 //! Dependencies point one way: `capabilities` (one module per WIT import) know nothing
 //! of the store; `sandbox` builds the store and wires the capabilities into the linker;
-//! `probe` loads, instantiates and runs components on top of both.
+//! `probe` loads and describes components on top of both, `instance` instantiates and
+//! runs them, every entry into the guest bounded by a deadline.
 
 pub(crate) mod bindings;
 pub mod cache;
 pub mod capabilities;
 pub mod engine;
+pub mod instance;
 pub mod limits;
 pub mod probe;
 pub mod sandbox;

@@ -1,25 +1,27 @@
-//! A loaded probe component ([`LoadedProbe`]: compiled, version-checked, linked, described)
-//! and a live instance of it ([`ProbeInstance`]: one per job, reused across runs).
+//! A loaded probe component ([`LoadedProbe`]: read, compiled, version-checked, linked,
+//! described) and the [`Host`] that loads it. Loading untrusted code is bounded: the file
+//! by `max_component_bytes`, compilation by `compile_timeout_ms` (on a thread of its own,
+//! so nothing waits on it longer), instantiation plus `describe()` by
+//! `describe_timeout_ms` (wall clock, including time blocked in host calls).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
+use tokio::time::timeout_at;
 use wasmtime::component::Linker;
-use wasmtime::Store;
 
 use crate::http::{AllowList, HttpClient, HttpLimits};
-use crate::runtime::bindings::{Probe, ProbeError, ProbePre};
+use crate::runtime::bindings::{ProbeInfo, ProbePre};
 use crate::runtime::capabilities::http::HttpCapability;
 use crate::runtime::capabilities::metrics::HostMetrics;
 use crate::runtime::engine::Runtime;
-use crate::runtime::limits::{RunFailure, RunLimits};
+use crate::runtime::instance::{settle, wall};
+use crate::runtime::limits::{LoadLimits, RunFailure, RunLimits};
 use crate::runtime::sandbox::{new_store, JobCapabilities, ProbeState};
-
-/// How long `describe()` may take at load time.
-pub const DESCRIBE_TIMEOUT_MS: u64 = 5_000;
 
 /// What a probe's `describe()` returns.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -39,12 +41,33 @@ pub struct ParamDescription {
     pub default: Option<String>,
 }
 
+impl From<ProbeInfo> for ProbeDescription {
+    fn from(info: ProbeInfo) -> Self {
+        ProbeDescription {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            default_interval_ms: info.default_interval_ms,
+            params: info
+                .params
+                .into_iter()
+                .map(|p| ParamDescription {
+                    name: p.name,
+                    description: p.description,
+                    required: p.required,
+                    default: p.default,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A compiled, linked probe ready to instantiate. Cheap to share (`Arc`).
 pub struct LoadedProbe {
     pub path: PathBuf,
     pub sha256: String,
     pub info: ProbeDescription,
-    pre: ProbePre<ProbeState>,
+    pub(crate) pre: ProbePre<ProbeState>,
 }
 
 impl std::fmt::Debug for LoadedProbe {
@@ -56,12 +79,13 @@ impl std::fmt::Debug for LoadedProbe {
     }
 }
 
-/// Shared by every job: the runtime, host metrics and the HTTP client.
+/// Shared by every job: the runtime, host metrics, the HTTP client and the load limits.
 #[derive(Clone)]
 pub struct Host {
     pub runtime: Runtime,
     pub metrics: Arc<HostMetrics>,
     pub http: HttpClient,
+    pub load_limits: LoadLimits,
     linker: Arc<Linker<ProbeState>>,
 }
 
@@ -76,17 +100,13 @@ impl Host {
             runtime,
             metrics: Arc::new(HostMetrics::new(hostname)),
             http: HttpClient::new(http_limits)?,
+            load_limits: LoadLimits::default(),
             linker: Arc::new(linker),
         })
     }
 
     /// Capabilities of one job's stores.
-    pub fn capabilities(
-        &self,
-        job: &str,
-        allow: AllowList,
-        max_memory_bytes: u64,
-    ) -> JobCapabilities {
+    pub fn capabilities(&self, job: &str, allow: AllowList, limits: &RunLimits) -> JobCapabilities {
         JobCapabilities {
             job: job.into(),
             metrics: self.metrics.clone(),
@@ -94,14 +114,15 @@ impl Host {
                 client: self.http.clone(),
                 allow: Arc::new(allow),
             },
-            max_memory_bytes,
+            max_memory_bytes: limits.max_memory_bytes,
+            max_output_bytes: limits.max_output_bytes,
         }
     }
 
-    /// Read, compile (or take from the cache), check the WIT version, link and describe.
-    /// Blocking (compilation): call it off the async runtime's hot path.
+    /// Read (at most `max_component_bytes`), compile (or take from the cache), check the
+    /// WIT version and link. Blocking: [`Host::load`] runs it on a thread of its own.
     pub fn load_blocking(&self, path: &Path) -> anyhow::Result<(ProbePre<ProbeState>, String)> {
-        let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let wasm = read_component(path, self.load_limits.max_component_bytes)?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
         let component = self.runtime.compile(&wasm, path)?;
         crate::runtime::wit_version::check(&self.runtime.engine, &component)
@@ -119,177 +140,105 @@ impl Host {
         Ok((pre, sha256))
     }
 
-    /// Load a probe: compile on a blocking thread, then call `describe()` in a throw-away instance.
-    pub async fn load(&self, path: &Path) -> anyhow::Result<Arc<LoadedProbe>> {
+    /// [`Host::load_blocking`] on a thread of its own, waited for at most
+    /// `compile_timeout_ms`. Cranelift cannot be interrupted: past the budget the load
+    /// fails and the thread's result is dropped when it ends (it is not cached either).
+    /// A plain thread, not the async runtime's blocking pool, so that an abandoned compile
+    /// never delays the host's exit.
+    async fn compile_bounded(&self, path: &Path) -> anyhow::Result<(ProbePre<ProbeState>, String)> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let host = self.clone();
         let owned = path.to_path_buf();
-        let (pre, sha256) = tokio::task::spawn_blocking(move || host.load_blocking(&owned))
-            .await
-            .context("compile task failed")??;
-        let caps = self.capabilities(
-            "describe",
-            AllowList::deny_all(),
-            crate::runtime::limits::DEFAULT_MAX_MEMORY_BYTES,
-        );
-        let _busy = self.runtime.busy();
-        let mut store = new_store(&self.runtime.engine, &caps);
-        store.data_mut().deadline = Instant::now() + Duration::from_millis(DESCRIBE_TIMEOUT_MS);
-        let probe = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: instantiation failed: {e}", path.display()))?;
-        let info = probe.call_describe(&mut store).await.map_err(|e| {
-            anyhow::anyhow!(
-                "{}: describe() failed: {}",
+        std::thread::Builder::new()
+            .name("sonde-compile".into())
+            .spawn(move || {
+                let _ = tx.send(host.load_blocking(&owned));
+            })
+            .context("starting a compile thread")?;
+        let budget = Duration::from_millis(self.load_limits.compile_timeout_ms);
+        match tokio::time::timeout(budget, rx).await {
+            Ok(Ok(loaded)) => loaded,
+            Ok(Err(_)) => anyhow::bail!("{}: the compile thread failed", path.display()),
+            Err(_) => anyhow::bail!(
+                "{}: compiling took longer than compile_timeout_ms={}; not loaded (retried when the file changes)",
                 path.display(),
-                trap_text(&e, &mut store)
-            )
-        })?;
+                self.load_limits.compile_timeout_ms
+            ),
+        }
+    }
+
+    /// Load a probe: compile (bounded), then instantiate it and call `describe()` in a
+    /// throw-away store, together bounded by `describe_timeout_ms`.
+    pub async fn load(&self, path: &Path) -> anyhow::Result<Arc<LoadedProbe>> {
+        let (pre, sha256) = self.compile_bounded(path).await?;
+        let info = self
+            .describe(&pre)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(Arc::new(LoadedProbe {
             path: path.to_path_buf(),
             sha256,
-            info: ProbeDescription {
-                name: info.name,
-                version: info.version,
-                description: info.description,
-                default_interval_ms: info.default_interval_ms,
-                params: info
-                    .params
-                    .into_iter()
-                    .map(|p| ParamDescription {
-                        name: p.name,
-                        description: p.description,
-                        required: p.required,
-                        default: p.default,
-                    })
-                    .collect(),
-            },
+            info: info.into(),
             pre,
         }))
     }
-}
 
-/// A live instance: the store keeps the probe's memory (its state) between runs.
-pub struct ProbeInstance {
-    store: Store<ProbeState>,
-    probe: Probe,
-}
-
-impl LoadedProbe {
-    pub async fn instantiate(
-        &self,
-        host: &Host,
-        caps: &JobCapabilities,
-    ) -> Result<ProbeInstance, RunFailure> {
-        let mut store = new_store(&host.runtime.engine, caps);
-        store.data_mut().deadline = Instant::now() + Duration::from_millis(DESCRIBE_TIMEOUT_MS);
-        let probe = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| RunFailure::Instantiate(format!("{e}")))?;
-        Ok(ProbeInstance { store, probe })
-    }
-}
-
-/// A run that ends later than the timeout by this much is abandoned even while the probe
-/// sits in a host call (epoch deadlines only interrupt wasm code).
-const HOST_CALL_GRACE_MS: u64 = 1_000;
-
-impl ProbeInstance {
-    /// One run under `limits`. On a failure with [`RunFailure::discards_instance`], the
-    /// caller must drop this instance.
-    pub async fn run(
-        &mut self,
-        params: &[(String, String)],
-        limits: &RunLimits,
-    ) -> Result<Vec<crate::runtime::bindings::Sample>, RunFailure> {
-        let state = self.store.data_mut();
-        state.deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
-        state.timed_out = false;
-        state.log_budget = Default::default();
-        let backstop = Duration::from_millis(limits.timeout_ms + HOST_CALL_GRACE_MS);
-        let call = self.probe.call_run(&mut self.store, params);
-        let result = match tokio::time::timeout(backstop, call).await {
-            Ok(r) => r,
-            Err(_) => {
-                return Err(RunFailure::Timeout {
-                    timeout_ms: limits.timeout_ms,
-                })
-            }
+    async fn describe(&self, pre: &ProbePre<ProbeState>) -> Result<ProbeInfo, String> {
+        let limits = self.load_limits;
+        let run_limits = RunLimits {
+            timeout_ms: limits.describe_timeout_ms,
+            max_memory_bytes: limits.max_memory_bytes,
+            max_output_bytes: limits.max_output_bytes,
+            ..RunLimits::default()
         };
-        if result.is_ok() {
-            // On a trap, what the probe printed goes into the error text instead.
-            self.flush_output();
-        }
-        let state = self.store.data_mut();
-        if let Some(suppressed) =
-            (state.log_budget.suppressed > 0).then_some(state.log_budget.suppressed)
-        {
-            tracing::warn!(
-                job = &*state.job,
-                "probe log: {suppressed} more messages suppressed this run"
-            );
-        }
-        match result {
-            Ok(Ok(samples)) if samples.len() > limits.max_samples as usize => {
-                Err(RunFailure::TooManySamples {
-                    count: samples.len(),
-                    max_samples: limits.max_samples,
-                })
-            }
-            Ok(Ok(samples)) => Ok(samples),
-            Ok(Err(e)) => Err(RunFailure::Probe(match e {
-                ProbeError::BadConfig(s) => format!("bad config: {s}"),
-                ProbeError::Unavailable(s) => format!("unavailable: {s}"),
-                ProbeError::Failed(s) => format!("failed: {s}"),
-            })),
-            Err(e) => {
-                let state = self.store.data();
-                if state.timed_out {
-                    Err(RunFailure::Timeout {
-                        timeout_ms: limits.timeout_ms,
-                    })
-                } else if let Some(requested_bytes) = state.limiter.refused_bytes {
-                    Err(RunFailure::Memory {
-                        requested_bytes,
-                        max_memory_bytes: limits.max_memory_bytes,
-                    })
-                } else {
-                    Err(RunFailure::Trap(trap_text(&e, &mut self.store)))
-                }
-            }
-        }
-    }
-
-    fn flush_output(&mut self) {
-        let state = self.store.data();
-        let text = state.output.take();
-        if !text.is_empty() {
-            tracing::info!(job = &*state.job, "probe output: {text}");
-        }
+        let caps = self.capabilities("describe", AllowList::deny_all(), &run_limits);
+        let _busy = self.runtime.busy();
+        let mut store = new_store(&self.runtime.engine, &caps);
+        let deadline = Instant::now() + Duration::from_millis(limits.describe_timeout_ms);
+        store.data_mut().deadline = deadline;
+        let outcome = timeout_at(wall(deadline), pre.instantiate_async(&mut store)).await;
+        let instance = settle(outcome, &mut store, &run_limits)
+            .map_err(|f| format!("instantiation failed: {}", describe_failure(f, &limits)))?;
+        let outcome = timeout_at(wall(deadline), instance.call_describe(&mut store)).await;
+        settle(outcome, &mut store, &run_limits)
+            .map_err(|f| format!("describe() failed: {}", describe_failure(f, &limits)))
     }
 }
 
-/// A trap's one-line text, with what the probe printed (a Rust panic message) appended.
-fn trap_text(e: &wasmtime::Error, store: &mut Store<ProbeState>) -> String {
-    let mut text = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => trap.to_string(),
-        None => format!("{e}"),
-    };
-    let printed = store.data().output.take();
-    if !printed.is_empty() {
-        // Keep the panic message, drop Rust's backtrace hint.
-        let printed: Vec<&str> = printed
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
-            .collect();
-        let printed = printed.join(" ");
-        text = format!(
-            "{text}; probe output: {}",
-            crate::runtime::capabilities::log::truncate_utf8(&printed, 1024)
-        );
+/// A load's failure text: a timeout names `describe_timeout_ms`, not a run's `timeout_ms`.
+fn describe_failure(f: RunFailure, limits: &LoadLimits) -> String {
+    match f {
+        RunFailure::Timeout { .. } => format!(
+            "timeout: instantiation and describe() did not finish within describe_timeout_ms={}",
+            limits.describe_timeout_ms
+        ),
+        other => other.to_string(),
     }
-    text
+}
+
+/// The file's bytes, refusing one over `max_bytes` without reading it (and reading no more
+/// than that even if the file grows meanwhile).
+fn read_component(path: &Path, max_bytes: u64) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    let too_big = |len: u64| {
+        anyhow::anyhow!(
+            "{}: the component is {len} bytes > max_component_bytes={max_bytes}; not loaded",
+            path.display()
+        )
+    };
+    if len > max_bytes {
+        return Err(too_big(len));
+    }
+    let mut wasm = Vec::with_capacity(len as usize);
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut wasm)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if wasm.len() as u64 > max_bytes {
+        return Err(too_big(wasm.len() as u64));
+    }
+    Ok(wasm)
 }

@@ -15,7 +15,7 @@ use crate::runtime::bindings::{host_metrics, types, wit_http, wit_log};
 use crate::runtime::capabilities::http::{HasHttp, HttpCapability, HttpView};
 use crate::runtime::capabilities::log::{HasLog, LogBudget, LogView};
 use crate::runtime::capabilities::metrics::{HasMetrics, HostMetrics, MetricsView};
-use crate::runtime::limits::MemoryLimiter;
+use crate::runtime::limits::ProbeLimiter;
 
 /// Bytes of a probe's stdout+stderr kept per instance (the rest is dropped); they are
 /// logged after each run and quoted in trap messages (a Rust panic message lands here).
@@ -28,7 +28,7 @@ pub struct ProbeState {
     pub job: Arc<str>,
     pub metrics: Arc<HostMetrics>,
     pub http: HttpCapability,
-    pub limiter: MemoryLimiter,
+    pub limiter: ProbeLimiter,
     pub log_budget: LogBudget,
     /// When the current run must end; checked at every epoch tick.
     pub deadline: Instant,
@@ -52,6 +52,8 @@ pub struct JobCapabilities {
     pub metrics: Arc<HostMetrics>,
     pub http: HttpCapability,
     pub max_memory_bytes: u64,
+    /// The most the host copies out of the probe in one call (wasmtime's hostcall fuel).
+    pub max_output_bytes: u64,
 }
 
 /// A new store for one instance. The deadline starts "now": callers set it per run.
@@ -70,10 +72,7 @@ pub fn new_store(engine: &Engine, caps: &JobCapabilities) -> Store<ProbeState> {
         job: caps.job.clone(),
         metrics: caps.metrics.clone(),
         http: caps.http.clone(),
-        limiter: MemoryLimiter {
-            max_memory_bytes: caps.max_memory_bytes,
-            refused_bytes: None,
-        },
+        limiter: ProbeLimiter::new(caps.max_memory_bytes),
         log_budget: LogBudget::default(),
         deadline: Instant::now(),
         timed_out: false,
@@ -81,6 +80,10 @@ pub fn new_store(engine: &Engine, caps: &JobCapabilities) -> Store<ProbeState> {
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
+    // wasmtime charges every string and list it lifts out of the guest (a call's result,
+    // a host call's arguments) against this allowance before allocating it, so aliased or
+    // huge values are refused before the host holds them.
+    store.set_hostcall_fuel(usize::try_from(caps.max_output_bytes).unwrap_or(usize::MAX));
     // At every tick: past the deadline, trap; otherwise yield to the async runtime so a
     // spinning probe never holds a worker thread for more than one tick.
     store.set_epoch_deadline(1);

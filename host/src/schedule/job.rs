@@ -9,8 +9,9 @@ use sonde_message::{RunMessage, RunStatus, Sample};
 
 use crate::config::JobSpec;
 use crate::http::AllowList;
+use crate::runtime::instance::ProbeInstance;
 use crate::runtime::limits::RunFailure;
-use crate::runtime::probe::{Host, LoadedProbe, ProbeInstance};
+use crate::runtime::probe::{Host, LoadedProbe};
 use crate::runtime::sandbox::JobCapabilities;
 
 pub struct Job {
@@ -32,7 +33,7 @@ impl Job {
         if allow.allows_any() {
             tracing::warn!(job = %spec.name, "allow_http contains \"*\": this job may fetch any http/https destination");
         }
-        let caps = host.capabilities(&spec.name, allow, spec.limits.max_memory_bytes);
+        let caps = host.capabilities(&spec.name, allow, &spec.limits);
         Ok(Job {
             spec,
             probe,
@@ -86,15 +87,23 @@ impl Job {
         msg
     }
 
+    /// One run; `timeout_ms` bounds making the instance (when there is none) and the run
+    /// together.
     async fn run_instance(&mut self, host: &Host) -> Result<Vec<Sample>, RunFailure> {
         let _busy = host.runtime.busy();
+        let limits = &self.spec.limits;
+        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
         if self.instance.is_none() {
-            self.instance = Some(self.probe.instantiate(host, &self.caps).await?);
+            let fresh = self
+                .probe
+                .instantiate(host, &self.caps, limits, deadline)
+                .await?;
+            self.instance = Some(fresh);
         }
         let Some(instance) = self.instance.as_mut() else {
             return Err(RunFailure::Instantiate("no instance".into()));
         };
-        let samples = instance.run(&self.params, &self.spec.limits).await?;
+        let samples = instance.run(&self.params, limits, deadline).await?;
         Ok(samples
             .into_iter()
             .map(|s| Sample {

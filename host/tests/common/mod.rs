@@ -38,6 +38,18 @@ fn built(path: PathBuf) -> PathBuf {
     path
 }
 
+/// `tests/wat/NAME.wat` compiled into `dir` (see `sonde_tests::wat`).
+pub fn wat_probe(name: &str, dir: &Path) -> PathBuf {
+    sonde_tests::wat::build_wat_component(name, dir)
+}
+
+/// Write `text` to `dir/host.toml` and return its path as a string for `--config`.
+pub fn write_config(dir: &Path, text: &str) -> String {
+    let path = dir.join("host.toml");
+    std::fs::write(&path, text).expect("write host.toml");
+    path.display().to_string()
+}
+
 /// A scratch directory with a compiled-component cache of its own.
 pub fn scratch() -> tempfile::TempDir {
     match tempfile::tempdir() {
@@ -182,6 +194,21 @@ impl RunningHost {
         );
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The host's peak resident set so far (`VmHWM` of /proc/PID/status), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status of the host");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmHWM in /proc/PID/status:\n{status}"))
+    }
+
     pub fn messages(&self) -> Vec<RunMessage> {
         self.messages
             .lock()
@@ -219,13 +246,25 @@ impl RunningHost {
     }
 
     /// SIGINT, then wait for exit; returns whether it exited successfully.
-    pub fn stop(mut self) -> (bool, Vec<RunMessage>, String) {
+    pub fn stop(self) -> (bool, Vec<RunMessage>, String) {
+        let (_, success, messages, log) = self.signal_and_wait("INT");
+        (success, messages, log)
+    }
+
+    /// Send `signal` (`TERM`, `INT`), wait for the exit; returns how long the exit took
+    /// after the signal and whether it was successful.
+    pub fn signal_and_wait(mut self, signal: &str) -> (Duration, bool, Vec<RunMessage>, String) {
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let sent = Instant::now();
+        let _ = Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status();
         let status = self.child.wait();
+        let took = sent.elapsed();
         // Give the reader threads a moment to drain the pipes.
         std::thread::sleep(Duration::from_millis(200));
         (
+            took,
             status.map(|s| s.success()).unwrap_or(false),
             self.messages(),
             self.stderr(),

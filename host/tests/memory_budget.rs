@@ -1,0 +1,80 @@
+//! One memory budget per probe: `max_memory_bytes` bounds the sum of every linear memory
+//! and table of a component's core instances, and the number of instances, memories and
+//! tables is capped, so splitting memory over many instances gains nothing.
+
+mod common;
+
+use sonde_message::RunStatus;
+
+/// `host probes describe FILE`: (success, stderr).
+fn describe(dir: &std::path::Path, wasm: &std::path::Path) -> (bool, String) {
+    let out = common::host_command(&dir.join("cache"))
+        .args(["probes", "describe"])
+        .arg(wasm)
+        .output()
+        .expect("run host");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn four_instances_growing_48_mib_each_break_the_64_mib_budget() {
+    let dir = common::scratch();
+    let wasm = common::wat_probe("four-memories", dir.path());
+    let config = common::write_config(
+        dir.path(),
+        &format!(
+            "[[job]]\nname = \"default\"\nprobe = \"{p}\"\n\n\
+             [[job]]\nname = \"roomy\"\nprobe = \"{p}\"\nmax_memory_bytes = 268435456\n",
+            p = wasm.display()
+        ),
+    );
+    let out = common::run_host(&dir.path().join("cache"), &["--once", "--config", &config]);
+    let default = common::by_job(&out.messages, "default");
+    assert_eq!(default.len(), 1, "{}", out.stderr);
+    assert_eq!(default[0].status, RunStatus::Error);
+    let err = default[0].error.as_deref().unwrap_or_default();
+    assert!(
+        err.starts_with("memory limit: linear memories and tables would grow to ")
+            && err.ends_with("> max_memory_bytes=67108864"),
+        "{err}"
+    );
+    // The same component with room for all four memories runs.
+    let roomy = common::by_job(&out.messages, "roomy");
+    assert_eq!(roomy[0].status, RunStatus::Ok, "{:?}", roomy[0].error);
+}
+
+#[test]
+fn memories_declared_at_48_mib_each_do_not_even_load() {
+    let dir = common::scratch();
+    let wasm = common::wat_probe("four-memories-static", dir.path());
+    let (ok, stderr) = describe(dir.path(), &wasm);
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "instantiation failed: memory limit: linear memories and tables would grow to"
+        ) && stderr.contains("> max_memory_bytes=67108864"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn instance_memory_and_table_counts_are_capped() {
+    let dir = common::scratch();
+    for (fixture, text) in [
+        ("many-instances", "instance count too high"),
+        ("many-memories", "memory count too high"),
+        ("many-tables", "table count too high"),
+    ] {
+        let wasm = common::wat_probe(fixture, dir.path());
+        let (ok, stderr) = describe(dir.path(), &wasm);
+        assert!(!ok, "{fixture} loaded");
+        assert!(
+            stderr.contains("instantiation failed: memory limit: resource limit exceeded: ")
+                && stderr.contains(text),
+            "{fixture}: {stderr}"
+        );
+    }
+}
