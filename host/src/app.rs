@@ -85,13 +85,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // Nothing to read again; SIGHUP keeps its default meaning.
             None => tokio::sync::mpsc::unbounded_channel().1,
         };
-        let mut watcher =
-            Watcher::new(host, sources).with_load_failures(telemetry.load_failures.clone());
-        watcher.poll(&mut scheduler, false).await;
-        readiness.set_ready();
-        if scheduler.job_names().is_empty() {
-            tracing::warn!("no job is running yet; waiting for probe files to appear");
-        }
+        // Loads run in the background: ready once those of the files present now end.
+        let watcher = Watcher::new(host, sources)
+            .with_load_failures(telemetry.load_failures.clone())
+            .with_readiness(readiness.clone());
         watcher
             .run(&mut scheduler, shutdown_signal(), reloads)
             .await;

@@ -18,7 +18,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(sonde_host::app::run(cli)) {
+    let result = runtime.block_on(sonde_host::app::run(cli));
+    // Work still on the blocking pool (a DNS lookup of a run cut short) must not hold up
+    // the exit; everything that had to finish was awaited inside `run`.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<sonde_host::validate::Invalid>() => {
             // The problems are printed already, one per line.

@@ -1,8 +1,9 @@
 //! Hot-load: polls the probe files and directories the host runs from.
 //!
 //! - a new `.wasm` in a watched directory starts a job (named after the file);
-//! - a changed file is recompiled here, in the watcher task (compilation runs on a blocking
-//!   thread, off the scheduler), and swapped into its jobs before their next run;
+//! - a changed file is loaded again in the background (a task per file, compilation on a
+//!   thread of its own) and swapped into its jobs before their next run; a slow or hung
+//!   load delays no job, no other file and no shutdown;
 //! - a removed file stops its jobs.
 //!
 //! A file is only loaded once its size and modification time are the same on two
@@ -13,6 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinSet;
 
 use crate::config::{default_limits, Defaults, JobSpec};
 use crate::runtime::probe::{Host, LoadedProbe};
@@ -119,15 +122,23 @@ fn fingerprint(path: &Path) -> Option<Fingerprint> {
 #[derive(Default)]
 struct FileState {
     seen: Option<Fingerprint>,
+    /// The content last handed to a load (finished or still running).
     loaded_at: Option<Fingerprint>,
     probe: Option<Arc<LoadedProbe>>,
 }
+
+/// A finished background load: the file, and the probe or why it did not load.
+type LoadDone = (PathBuf, anyhow::Result<Arc<LoadedProbe>>);
 
 /// Keeps the scheduler's jobs in step with the files on disk.
 pub struct Watcher {
     host: Host,
     sources: JobSources,
     files: HashMap<PathBuf, FileState>,
+    /// Loads in flight, at most one per file; each is bounded by the host's load limits
+    /// and none holds up the loop, the other files or a shutdown.
+    loads: JoinSet<LoadDone>,
+    loading: HashSet<PathBuf>,
     /// Running job name → (its definition, sha256 of the probe it runs).
     running: HashMap<String, (JobSpec, String)>,
     /// Problems already logged (each is logged once).
@@ -135,6 +146,8 @@ pub struct Watcher {
     /// Jobs that could not start on the first pass.
     pub start_failures: usize,
     load_failures: sonde_telemetry::Counter,
+    /// Set ready once the files present at start have been loaded (or failed to load).
+    readiness: Option<sonde_telemetry::Readiness>,
 }
 
 impl Watcher {
@@ -143,16 +156,25 @@ impl Watcher {
             host,
             sources,
             files: HashMap::new(),
+            loads: JoinSet::new(),
+            loading: HashSet::new(),
             running: HashMap::new(),
             reported: HashSet::new(),
             start_failures: 0,
             load_failures: sonde_telemetry::Counter::noop(),
+            readiness: None,
         }
     }
 
     /// Count every reported problem (a file that does not load, a job that cannot start).
     pub fn with_load_failures(mut self, counter: sonde_telemetry::Counter) -> Self {
         self.load_failures = counter;
+        self
+    }
+
+    /// Mark `readiness` ready when the first pass's loads have all ended.
+    pub fn with_readiness(mut self, readiness: sonde_telemetry::Readiness) -> Self {
+        self.readiness = Some(readiness);
         self
     }
 
@@ -164,8 +186,9 @@ impl Watcher {
         }
     }
 
-    /// One pass. With `debounce`, a file seen for the first time or changed since the last
-    /// pass waits for the next pass.
+    /// One pass: start loads of new or changed files, then bring the jobs in step with
+    /// the probes loaded so far. With `debounce`, a file seen for the first time or changed
+    /// since the last pass waits for the next pass.
     pub async fn poll(&mut self, scheduler: &mut Scheduler, debounce: bool) {
         let (specs, problems) = self.sources.specs();
         for p in problems {
@@ -174,9 +197,37 @@ impl Watcher {
         let paths: HashSet<PathBuf> = specs.iter().map(|s| s.probe_path.clone()).collect();
         self.files.retain(|p, _| paths.contains(p));
         for path in &paths {
-            self.refresh_file(path, debounce).await;
+            self.refresh_file(path, debounce);
         }
-        // Stop jobs whose spec is gone or whose file is gone.
+        self.reconcile(scheduler, specs).await;
+    }
+
+    /// Take in a finished load, then bring the jobs in step.
+    async fn finish_load(&mut self, scheduler: &mut Scheduler, (path, result): LoadDone) {
+        self.loading.remove(&path);
+        match result {
+            Ok(probe) => {
+                if let Some(state) = self.files.get_mut(&path) {
+                    if state
+                        .probe
+                        .as_ref()
+                        .is_none_or(|p| p.sha256 != probe.sha256)
+                    {
+                        tracing::info!(file = %path.display(), probe = %probe.info.name, version = %probe.info.version, "probe loaded");
+                        state.probe = Some(probe);
+                    }
+                }
+            }
+            // Keep whatever was running; retried when the file changes again.
+            Err(e) => self.report(format!("{e:#}")),
+        }
+        let (specs, _) = self.sources.specs();
+        self.reconcile(scheduler, specs).await;
+    }
+
+    /// Stop jobs whose spec or file is gone, swap changed probes, (re)start new or
+    /// redefined jobs.
+    async fn reconcile(&mut self, scheduler: &mut Scheduler, specs: Vec<JobSpec>) {
         let wanted: HashMap<&str, &JobSpec> = specs.iter().map(|s| (s.name.as_str(), s)).collect();
         let running: Vec<String> = self.running.keys().cloned().collect();
         for name in running {
@@ -248,7 +299,9 @@ impl Watcher {
         self.poll(scheduler, false).await;
     }
 
-    async fn refresh_file(&mut self, path: &Path, debounce: bool) {
+    /// Start a background load of `path` when its content is new and settled and no load
+    /// of it is running (a file that changes during a load is loaded again afterwards).
+    fn refresh_file(&mut self, path: &Path, debounce: bool) {
         let now = fingerprint(path);
         let state = self.files.entry(path.to_path_buf()).or_default();
         let Some(fp) = now else {
@@ -258,27 +311,18 @@ impl Watcher {
         };
         let stable = state.seen == Some(fp);
         state.seen = Some(fp);
-        if state.loaded_at == Some(fp) || (debounce && !stable) {
+        if state.loaded_at == Some(fp) || (debounce && !stable) || self.loading.contains(path) {
             return;
         }
         state.loaded_at = Some(fp);
-        match self.host.load(path).await {
-            Ok(probe) => {
-                let state = self.files.entry(path.to_path_buf()).or_default();
-                let same = state
-                    .probe
-                    .as_ref()
-                    .is_some_and(|p| p.sha256 == probe.sha256);
-                if !same {
-                    tracing::info!(file = %path.display(), probe = %probe.info.name, version = %probe.info.version, "probe loaded");
-                    state.probe = Some(probe);
-                }
-            }
-            Err(e) => {
-                // Keep whatever was running; retried when the file changes again.
-                self.report(format!("{e:#}"));
-            }
-        }
+        tracing::info!(file = %path.display(), "loading probe file");
+        self.loading.insert(path.to_path_buf());
+        let host = self.host.clone();
+        let path = path.to_path_buf();
+        self.loads.spawn(async move {
+            let result = host.load(&path).await;
+            (path, result)
+        });
     }
 
     fn report_missing(&mut self, path: &Path) {
@@ -296,7 +340,8 @@ impl Watcher {
         }
     }
 
-    /// Poll until `stop` resolves; sources arriving on `reloads` replace the current ones.
+    /// Load what is there now, then keep polling until `stop` resolves; sources arriving
+    /// on `reloads` replace the current ones. Loads in flight at the stop are abandoned.
     pub async fn run(
         mut self,
         scheduler: &mut Scheduler,
@@ -304,12 +349,31 @@ impl Watcher {
         mut reloads: tokio::sync::mpsc::UnboundedReceiver<JobSources>,
     ) {
         tokio::pin!(stop);
+        self.poll(scheduler, false).await;
+        let mut first_pass_pending = true;
+        let mut ticks = tokio::time::interval(Duration::from_millis(POLL_INTERVAL_MS));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.reset();
         loop {
+            if first_pass_pending && self.loads.is_empty() {
+                first_pass_pending = false;
+                if let Some(readiness) = &self.readiness {
+                    readiness.set_ready();
+                }
+                if scheduler.job_names().is_empty() {
+                    tracing::warn!("no job is running yet; waiting for probe files to appear");
+                }
+            }
             tokio::select! {
-                _ = &mut stop => return,
+                _ = &mut stop => break,
+                Some(done) = self.loads.join_next() => match done {
+                    Ok(done) => self.finish_load(scheduler, done).await,
+                    Err(e) => tracing::error!("a probe load task failed: {e}"),
+                },
                 Some(sources) = reloads.recv() => self.set_sources(scheduler, sources).await,
-                _ = tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)) => self.poll(scheduler, true).await,
+                _ = ticks.tick() => self.poll(scheduler, true).await,
             }
         }
+        self.loads.abort_all();
     }
 }
