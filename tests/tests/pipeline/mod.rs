@@ -237,10 +237,40 @@ impl Drop for Pipeline {
 
 /// The `[[job]]` table of one probe at `interval_ms`, with extra `key = value` lines.
 pub fn job(name: &str, probe_name: &str, interval_ms: u64, extra: &str) -> String {
+    job_at(name, &probe(probe_name), interval_ms, extra)
+}
+
+/// [`job`] for the component at `path`.
+pub fn job_at(name: &str, path: &Path, interval_ms: u64, extra: &str) -> String {
     format!(
         "[[job]]\nname = \"{name}\"\nprobe = \"{}\"\ninterval_ms = {interval_ms}\n{extra}\n\n",
-        probe(probe_name).display()
+        path.display()
     )
+}
+
+/// Every hostile test component: each crate under `tests/probes/` (built by
+/// `tests/stack/build-probes.sh`) and each WAT fixture (`tests/wat/`, compiled
+/// into `out_dir`), as (name, path of the `.wasm`), sorted by name.
+pub fn hostile_components(out_dir: &Path) -> Vec<(String, PathBuf)> {
+    let root = workspace_root().join("tests/probes");
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", root.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|dir| dir.join("Cargo.toml").is_file())
+        .filter_map(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .map(|name| {
+            let wasm = root.join(format!("{name}.wasm"));
+            assert!(
+                wasm.is_file(),
+                "{} not built: run `tests/stack/build-probes.sh` (`just build-probes`)",
+                wasm.display()
+            );
+            (name, wasm)
+        })
+        .collect();
+    found.extend(sonde_tests::wat::build_wat_components(out_dir));
+    found.sort();
+    found
 }
 
 /// The steady load most drills run: the cpu probe (machine total only) and the memory
