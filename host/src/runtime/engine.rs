@@ -26,6 +26,9 @@ pub struct Runtime {
     pub engine: Engine,
     cache: Option<CompileCache>,
     active: Arc<ActiveCalls>,
+    /// Compilations at a time (one per core): cranelift already compiles a component's
+    /// functions in parallel, and each compilation holds memory in proportion to its size.
+    pub compile_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// How many callers may be running wasm right now; the epoch ticker sleeps while it is 0.
@@ -129,10 +132,12 @@ impl Runtime {
                 None
             }
         });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Runtime {
             engine,
             cache,
             active,
+            compile_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
         })
     }
 

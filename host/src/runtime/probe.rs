@@ -140,12 +140,18 @@ impl Host {
         Ok((pre, sha256))
     }
 
-    /// [`Host::load_blocking`] on a thread of its own, waited for at most
-    /// `compile_timeout_ms`. Cranelift cannot be interrupted: past the budget the load
-    /// fails and the thread's result is dropped when it ends (it is not cached either).
-    /// A plain thread, not the async runtime's blocking pool, so that an abandoned compile
-    /// never delays the host's exit.
+    /// [`Host::load_blocking`] on a thread of its own once a compile slot is free, waited
+    /// for at most `compile_timeout_ms` from then. Cranelift cannot be interrupted: past the
+    /// budget the load fails, the slot is given back and the thread's result is dropped
+    /// when it ends (it is not cached either). A plain thread, not the async runtime's
+    /// blocking pool, so that an abandoned compilation never delays the host's exit.
     async fn compile_bounded(&self, path: &Path) -> anyhow::Result<(ProbePre<ProbeState>, String)> {
+        let _slot = self
+            .runtime
+            .compile_slots
+            .acquire()
+            .await
+            .context("the compile slots are closed")?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let host = self.clone();
         let owned = path.to_path_buf();
