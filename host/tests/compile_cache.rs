@@ -12,14 +12,8 @@ use sha2::{Digest, Sha256};
 
 /// `host probes describe` of the memory probe: (stdout, stderr), asserting success.
 fn describe(cache: &Path, wasm: &Path) -> (String, String) {
-    let out = common::host_command(cache)
-        .args(["probes", "describe"])
-        .arg(wasm)
-        .output()
-        .expect("run host");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    let d = common::probes_describe(cache, None, wasm);
+    (d.ok().to_string(), d.stderr)
 }
 
 fn entries(cache: &Path) -> Vec<PathBuf> {

@@ -5,39 +5,21 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// `host [--config CONFIG] probes describe FILE`: (success, stderr, how long it took).
-fn describe(dir: &Path, config: Option<&str>, wasm: &Path) -> (bool, String, Duration) {
-    let mut cmd = common::host_command(&dir.join("cache"));
-    if let Some(config) = config {
-        cmd.args(["--config", config]);
-    }
-    let started = Instant::now();
-    let out = cmd
-        .args(["probes", "describe"])
-        .arg(wasm)
-        .output()
-        .expect("run host");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        started.elapsed(),
-    )
+fn describe(dir: &Path, config: Option<&str>, wasm: &Path) -> common::Described {
+    common::probes_describe(&dir.join("cache"), config, wasm)
 }
 
 #[test]
 fn a_describe_sleeping_in_a_host_call_ends_at_the_describe_timeout() {
     let dir = common::scratch();
     let wasm = common::test_probe("sleepy-describe");
-    let (ok, stderr, took) = describe(dir.path(), None, &wasm);
+    let d = describe(dir.path(), None, &wasm);
+    let took = d.took;
     eprintln!("`host probes describe` of a sleeping describe(): {took:?}");
-    assert!(!ok);
-    assert!(
-        stderr.contains(
-            "describe() failed: timeout: instantiation and describe() did not finish within describe_timeout_ms=5000"
-        ),
-        "{stderr}"
+    d.assert_refused(
+        "describe() failed: timeout: instantiation and describe() did not finish within describe_timeout_ms=5000",
     );
     // The probe sleeps for an hour; the command ends at the 5 s deadline (plus start-up
     // and compilation).
@@ -49,13 +31,12 @@ fn a_start_function_sleeping_in_a_host_call_ends_at_the_describe_timeout() {
     let dir = common::scratch();
     let wasm = common::wat_probe("sleepy-start", dir.path());
     let config = common::write_config(dir.path(), "describe_timeout_ms = 1000\n");
-    let (ok, stderr, took) = describe(dir.path(), Some(&config), &wasm);
-    eprintln!("`host probes describe` of a sleeping start function: {took:?}");
-    assert!(!ok);
-    assert!(
-        stderr.contains("instantiation failed: timeout: instantiation and describe() did not finish within describe_timeout_ms=1000"),
-        "{stderr}"
+    let d = describe(dir.path(), Some(&config), &wasm);
+    eprintln!(
+        "`host probes describe` of a sleeping start function: {:?}",
+        d.took
     );
+    d.assert_refused("instantiation failed: timeout: instantiation and describe() did not finish within describe_timeout_ms=1000");
 }
 
 #[test]
@@ -66,20 +47,12 @@ fn oversized_components_are_not_read() {
     std::fs::File::create(&big)
         .and_then(|f| f.set_len(40 << 20))
         .expect("create a sparse file");
-    let (ok, stderr, _) = describe(dir.path(), None, &big);
-    assert!(!ok);
-    assert!(
-        stderr.contains("the component is 41943040 bytes > max_component_bytes=33554432"),
-        "{stderr}"
-    );
+    describe(dir.path(), None, &big)
+        .assert_refused("the component is 41943040 bytes > max_component_bytes=33554432");
     // The limit is a host.toml key.
     let config = common::write_config(dir.path(), "max_component_bytes = 1000\n");
-    let (ok, stderr, _) = describe(dir.path(), Some(&config), &common::probe("memory"));
-    assert!(!ok);
-    assert!(
-        stderr.contains("bytes > max_component_bytes=1000"),
-        "{stderr}"
-    );
+    describe(dir.path(), Some(&config), &common::probe("memory"))
+        .assert_refused("bytes > max_component_bytes=1000");
 }
 
 #[test]
@@ -87,12 +60,8 @@ fn compilation_past_its_budget_fails_the_load() {
     let dir = common::scratch();
     // A fresh cache: the probe must be compiled, which takes longer than 1 ms.
     let config = common::write_config(dir.path(), "compile_timeout_ms = 1\n");
-    let (ok, stderr, _) = describe(dir.path(), Some(&config), &common::probe("cpu"));
-    assert!(!ok);
-    assert!(
-        stderr.contains("compiling took longer than compile_timeout_ms=1; not loaded"),
-        "{stderr}"
-    );
+    describe(dir.path(), Some(&config), &common::probe("cpu"))
+        .assert_refused("compiling took longer than compile_timeout_ms=1; not loaded");
     // Nothing of the abandoned compile was cached.
     let cached = std::fs::read_dir(dir.path().join("cache"))
         .map(|d| d.count())

@@ -6,19 +6,6 @@ mod common;
 
 use sonde_message::RunStatus;
 
-/// `host probes describe FILE`: (success, stderr).
-fn describe(dir: &std::path::Path, wasm: &std::path::Path) -> (bool, String) {
-    let out = common::host_command(&dir.join("cache"))
-        .args(["probes", "describe"])
-        .arg(wasm)
-        .output()
-        .expect("run host");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn four_instances_growing_48_mib_each_break_the_64_mib_budget() {
     let dir = common::scratch();
@@ -50,14 +37,11 @@ fn four_instances_growing_48_mib_each_break_the_64_mib_budget() {
 fn memories_declared_at_48_mib_each_do_not_even_load() {
     let dir = common::scratch();
     let wasm = common::wat_probe("four-memories-static", dir.path());
-    let (ok, stderr) = describe(dir.path(), &wasm);
-    assert!(!ok);
-    assert!(
-        stderr.contains(
-            "instantiation failed: memory limit: linear memories and tables would grow to"
-        ) && stderr.contains("> max_memory_bytes=67108864"),
-        "{stderr}"
+    let d = common::probes_describe(&dir.path().join("cache"), None, &wasm);
+    d.assert_refused(
+        "instantiation failed: memory limit: linear memories and tables would grow to",
     );
+    d.assert_refused("> max_memory_bytes=67108864");
 }
 
 #[test]
@@ -69,12 +53,8 @@ fn instance_memory_and_table_counts_are_capped() {
         ("many-tables", "table count too high"),
     ] {
         let wasm = common::wat_probe(fixture, dir.path());
-        let (ok, stderr) = describe(dir.path(), &wasm);
-        assert!(!ok, "{fixture} loaded");
-        assert!(
-            stderr.contains("instantiation failed: memory limit: resource limit exceeded: ")
-                && stderr.contains(text),
-            "{fixture}: {stderr}"
-        );
+        let d = common::probes_describe(&dir.path().join("cache"), None, &wasm);
+        d.assert_refused("instantiation failed: memory limit: resource limit exceeded: ");
+        d.assert_refused(text);
     }
 }

@@ -145,17 +145,7 @@ fn log_and_fetch_arguments_over_the_budget_are_refused_before_the_call() {
 fn describe_over_the_budget_is_refused_not_printed() {
     let dir = common::scratch();
     let bomb = common::wat_probe("describe-bomb", dir.path());
-    let out = common::host_command(&dir.path().join("cache"))
-        .args(["probes", "describe"])
-        .arg(&bomb)
-        .output()
-        .expect("run host");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(out.stdout.is_empty(), "{} bytes printed", out.stdout.len());
-    assert!(
-        stderr.contains("describe() failed: output limit"),
-        "{stderr}"
-    );
-    assert!(stderr.len() < 4096, "{} bytes on stderr", stderr.len());
+    let d = common::probes_describe(&dir.path().join("cache"), None, &bomb);
+    d.assert_refused("describe() failed: output limit");
+    assert!(d.stderr.len() < 4096, "{} bytes on stderr", d.stderr.len());
 }

@@ -82,6 +82,56 @@ where
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What `host [--config CONFIG] probes describe FILE` did.
+pub struct Described {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+}
+
+impl Described {
+    /// Asserts the load failed with a line containing `text`, printing nothing on stdout.
+    pub fn assert_refused(&self, text: &str) {
+        assert!(!self.success, "loaded:\n{}", self.stdout);
+        assert!(
+            self.stdout.is_empty(),
+            "{} bytes printed",
+            self.stdout.len()
+        );
+        assert!(
+            self.stderr.contains(text),
+            "expected {text:?} in:\n{}",
+            self.stderr
+        );
+    }
+
+    /// Asserts the load succeeded; its stdout.
+    pub fn ok(&self) -> &str {
+        assert!(self.success, "{}", self.stderr);
+        &self.stdout
+    }
+}
+
+pub fn probes_describe(cache: &Path, config: Option<&str>, wasm: &Path) -> Described {
+    let mut cmd = host_command(cache);
+    if let Some(config) = config {
+        cmd.args(["--config", config]);
+    }
+    let started = Instant::now();
+    let out = cmd
+        .args(["probes", "describe"])
+        .arg(wasm)
+        .output()
+        .expect("run host");
+    Described {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+        took: started.elapsed(),
+    }
+}
+
 /// Output of a finished `host` run.
 pub struct Finished {
     pub success: bool,
