@@ -88,6 +88,25 @@ fn error_of<'a>(msgs: &'a [sonde_message::RunMessage], job: &str) -> &'a str {
 }
 
 #[test]
+fn aliased_names_each_under_the_budget_count_together() {
+    let dir = common::scratch();
+    let alias = common::wat_probe("alias-small-names", dir.path());
+    let jobs = [
+        job("alias", &alias, ""),
+        // Room for all 100 copies of the 64 KiB name: the same run passes the budget.
+        job("alias-roomy", &alias, "max_output_bytes = 8388608"),
+    ]
+    .concat();
+    let (msgs, stderr) = once(dir.path(), &jobs);
+    assert!(
+        error_of(&msgs, "alias").starts_with(OUTPUT_LIMIT),
+        "{stderr}"
+    );
+    let roomy = error_of(&msgs, "alias-roomy");
+    assert!(!roomy.starts_with("output limit"), "{roomy}");
+}
+
+#[test]
 fn a_30_mib_sample_name_is_never_published() {
     let dir = common::scratch();
     let huge = common::wat_probe("huge-name", dir.path());

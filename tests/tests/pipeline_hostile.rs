@@ -54,6 +54,7 @@ const KNOWN: &[Known] = &[
     Known { name: "log-bomb", job_toml: "", outcome: Outcome::Fails("output limit: ") },
     Known { name: "fetch-bomb", job_toml: "", outcome: Outcome::Fails("output limit: ") },
     Known { name: "alias-names", job_toml: "", outcome: Outcome::Fails("output limit: ") },
+    Known { name: "alias-small-names", job_toml: "", outcome: Outcome::Fails("output limit: ") },
     Known { name: "huge-name", job_toml: "", outcome: Outcome::Fails("output limit: ") },
     Known { name: "describe-bomb", job_toml: "", outcome: Outcome::NeverRuns },
     Known { name: "four-memories", job_toml: "", outcome: Outcome::Fails("memory limit: ") },

@@ -74,6 +74,9 @@ impl CompileCache {
                 .create(dir)
                 .map_err(|e| unusable(format!("cannot create it: {e}")))?;
         }
+        // Resolved once: a symlink on the way that is re-pointed later does not move the
+        // cache into a directory that was never checked.
+        let dir = &dir.canonicalize().map_err(|e| unusable(format!("{e}")))?;
         let meta = std::fs::metadata(dir).map_err(|e| unusable(format!("{e}")))?;
         if !meta.is_dir() {
             return Err(unusable("not a directory".into()));
