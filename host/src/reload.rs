@@ -4,7 +4,7 @@
 //! is unchanged keep running untouched (their schedule and instance state go on). A file
 //! that does not parse or check is logged, with every problem, and the running
 //! configuration stays. Process-wide keys (`max_concurrency`, `hostname`, `cache_dir`,
-//! `metrics_addr`, `[http]`, `[kafka]`) need a restart: a reload that changes them says
+//! `metrics_addr`, the loading limits, `[http]`, `[kafka]`) need a restart: a reload that changes them says
 //! so and applies the jobs only.
 
 use std::path::PathBuf;
@@ -30,6 +30,18 @@ fn restart_only_changes(old: &HostToml, new: &HostToml) -> Vec<&'static str> {
     check("hostname", old.hostname != new.hostname);
     check("cache_dir", old.cache_dir != new.cache_dir);
     check("metrics_addr", old.metrics_addr != new.metrics_addr);
+    check(
+        "max_component_bytes",
+        old.max_component_bytes != new.max_component_bytes,
+    );
+    check(
+        "compile_timeout_ms",
+        old.compile_timeout_ms != new.compile_timeout_ms,
+    );
+    check(
+        "describe_timeout_ms",
+        old.describe_timeout_ms != new.describe_timeout_ms,
+    );
     check("[http]", old.http != new.http);
     check("[kafka]", old.kafka != new.kafka);
     changed
@@ -97,6 +109,9 @@ impl Reloader {
         running.hostname = self.running.hostname.take();
         running.cache_dir = self.running.cache_dir.take();
         running.metrics_addr = self.running.metrics_addr;
+        running.max_component_bytes = self.running.max_component_bytes;
+        running.compile_timeout_ms = self.running.compile_timeout_ms;
+        running.describe_timeout_ms = self.running.describe_timeout_ms;
         running.http = self.running.http.take();
         running.kafka = self.running.kafka.take();
         self.running = running;
@@ -134,12 +149,13 @@ mod tests {
         let old: HostToml =
             toml::from_str("max_concurrency = 4\n[kafka]\nbrokers = \"a:1\"\n").unwrap();
         let new: HostToml = toml::from_str(
-            "max_concurrency = 8\n[kafka]\nbrokers = \"b:1\"\n[defaults]\ninterval_ms = 5\n",
+            "max_concurrency = 8\ndescribe_timeout_ms = 100\n[kafka]\nbrokers = \"b:1\"\n\
+             [defaults]\ninterval_ms = 5\n",
         )
         .unwrap();
         assert_eq!(
             restart_only_changes(&old, &new),
-            vec!["max_concurrency", "[kafka]"]
+            vec!["max_concurrency", "describe_timeout_ms", "[kafka]"]
         );
         assert!(restart_only_changes(&new, &new).is_empty());
     }
