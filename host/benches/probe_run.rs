@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion};
 use sonde_host::config::JobSpec;
 use sonde_host::http::{AllowList, HttpLimits};
-use sonde_host::runtime::capabilities::metrics::parse_proc_stat;
+use sonde_host::runtime::capabilities::metrics::procfs::parse_proc_stat;
 use sonde_host::runtime::engine::{InstanceAllocator, Runtime};
 use sonde_host::runtime::limits::RunLimits;
 use sonde_host::runtime::probe::Host;

@@ -125,13 +125,13 @@ impl Host {
         let wasm = read_component(path, self.load_limits.max_component_bytes)?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
         let component = self.runtime.compile(&wasm, path)?;
-        crate::runtime::wit_version::check(&self.runtime.engine, &component)
+        let version = crate::runtime::wit_version::check(&self.runtime.engine, &component)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow::anyhow!("{}: cannot link the component: {e}", path.display()))?;
-        let pre = ProbePre::new(pre).map_err(|e| {
+        let pre = ProbePre::new(pre, version).map_err(|e| {
             anyhow::anyhow!(
                 "{}: does not export the sonde:probe world (describe, run): {e}",
                 path.display()

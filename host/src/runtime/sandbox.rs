@@ -11,7 +11,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::runtime::bindings::{host_metrics, types, wit_http, wit_log};
+use crate::runtime::bindings::{types, v0_1, v0_2};
 use crate::runtime::capabilities::http::{HasHttp, HttpCapability, HttpView};
 use crate::runtime::capabilities::log::{HasLog, LogBudget, LogView};
 use crate::runtime::capabilities::metrics::{HasMetrics, HostMetrics, MetricsView};
@@ -152,26 +152,47 @@ impl tokio::io::AsyncWrite for CapturedOutput {
 // `types` declares no functions; the linker still wants the (empty) host trait.
 impl types::Host for ProbeState {}
 
+fn metrics_view(s: &mut ProbeState) -> MetricsView<'_> {
+    MetricsView(&s.metrics)
+}
+
+fn http_view(s: &mut ProbeState) -> HttpView<'_> {
+    HttpView {
+        http: &s.http,
+        deadline: s.deadline,
+    }
+}
+
+fn log_view(s: &mut ProbeState) -> LogView<'_> {
+    LogView {
+        job: &s.job,
+        budget: &mut s.log_budget,
+    }
+}
+
 /// The linker every probe is instantiated with: WASI over the empty context, and each
-/// `sonde:probe` import served by its capability through that capability's view of the
-/// store (the capabilities never see [`ProbeState`] itself).
+/// `sonde:probe` import of every contract version the host implements, served by its
+/// capability through that capability's view of the store (the capabilities never see
+/// [`ProbeState`] itself).
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<ProbeState>> {
     let mut linker = Linker::<ProbeState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)
         .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
     let link = |e: wasmtime::Error| anyhow::anyhow!("linking sonde:probe: {e}");
+
+    use v0_2::sonde::probe as newest;
     types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
-    host_metrics::add_to_linker::<_, HasMetrics>(&mut linker, |s| MetricsView(&s.metrics))
+    newest::host_metrics::add_to_linker::<_, HasMetrics>(&mut linker, metrics_view)
         .map_err(link)?;
-    wit_http::add_to_linker::<_, HasHttp>(&mut linker, |s| HttpView {
-        http: &s.http,
-        deadline: s.deadline,
-    })
-    .map_err(link)?;
-    wit_log::add_to_linker::<_, HasLog>(&mut linker, |s| LogView {
-        job: &s.job,
-        budget: &mut s.log_budget,
-    })
-    .map_err(link)?;
+    newest::http::add_to_linker::<_, HasHttp>(&mut linker, http_view).map_err(link)?;
+    newest::log::add_to_linker::<_, HasLog>(&mut linker, log_view).map_err(link)?;
+
+    // 0.1.0 shares the newest `types` (no version changes them), under its own name.
+    use v0_1::sonde::probe as v0_1;
+    linker.instance("sonde:probe/types@0.1.0").map_err(link)?;
+    v0_1::host_metrics::add_to_linker::<_, HasMetrics>(&mut linker, metrics_view)
+        .map_err(link)?;
+    v0_1::http::add_to_linker::<_, HasHttp>(&mut linker, http_view).map_err(link)?;
+    v0_1::log::add_to_linker::<_, HasLog>(&mut linker, log_view).map_err(link)?;
     Ok(linker)
 }

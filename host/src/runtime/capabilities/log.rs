@@ -1,5 +1,5 @@
-//! `log`: probe messages go to the host's log, tagged with the job, size- and count-capped
-//! per run so a chatty probe cannot flood the host's log.
+//! `log` (every contract version): probe messages go to the host's log, tagged with the
+//! job, size- and count-capped per run so a chatty probe cannot flood the host's log.
 
 use wasmtime::component::HasData;
 
@@ -58,5 +58,24 @@ impl wit::Host for LogView<'_> {
             Level::Error => tracing::error!(job, "probe: {msg}"),
         }
         Ok(())
+    }
+}
+
+/// `log` of `sonde:probe@0.1.0`: the same, with that version's `level`.
+impl crate::runtime::bindings::v0_1::sonde::probe::log::Host for LogView<'_> {
+    fn log(
+        &mut self,
+        level: crate::runtime::bindings::v0_1::sonde::probe::log::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
+        use crate::runtime::bindings::v0_1::sonde::probe::log::Level as L;
+        let level = match level {
+            L::Trace => Level::Trace,
+            L::Debug => Level::Debug,
+            L::Info => Level::Info,
+            L::Warn => Level::Warn,
+            L::Error => Level::Error,
+        };
+        wit::Host::log(self, level, message)
     }
 }
