@@ -23,25 +23,12 @@
 //! interface the host does not have fails the run as `unavailable`),
 //! `threshold_bytes_per_sec` (optional, a non-negative number).
 
-mod rates;
-
-wit_bindgen::generate!({ world: "probe", path: "../../wit" });
-
-use std::sync::Mutex;
-use std::time::Instant;
-
-use sonde::probe::host_metrics::{self, NetCounters};
-use sonde::probe::log::{log, Level};
-use sonde::probe::types::ParamInfo;
-
-struct Snapshot {
-    at: Instant,
-    counters: Vec<(String, rates::Counters)>,
-}
+use sonde_probe::host::{self, NetCounters};
+use sonde_probe::{log, Counters, Info, Params, Probe, ProbeError, Samples};
 
 const DIRECTIONS: [&str; 2] = ["receive", "transmit"];
 
-/// (counter name, its unit, rate name, its unit), in the order of [`rates::Counters`]
+/// (counter name, its unit, rate name, its unit), in the order of the counters
 /// taken two at a time (receive, transmit).
 const METRICS: [(&str, &str, &str, &str); 3] = [
     ("system.network.io", "By", "sonde.network.io.rate", "By/s"),
@@ -59,63 +46,41 @@ const METRICS: [(&str, &str, &str, &str); 3] = [
     ),
 ];
 
-static PREVIOUS: Mutex<Option<Snapshot>> = Mutex::new(None);
-
-struct Params {
-    interfaces: Option<Vec<String>>,
-    threshold_bytes_per_sec: Option<f64>,
+#[derive(Default)]
+struct Bandwidth {
+    /// rx/tx bytes, rx/tx packets, rx/tx errors of the previous run, by interface.
+    previous: Counters<String, 6>,
 }
 
-struct Bandwidth;
-
-impl Guest for Bandwidth {
-    fn describe() -> ProbeInfo {
-        ProbeInfo {
-            name: "bandwidth".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Network bytes, packets and errors per interface and direction: \
-                          cumulative counters on every run, per-second rates from the second \
-                          run on; an event sample when a byte rate passes a threshold."
-                .into(),
-            default_interval_ms: 10_000,
-            params: vec![
-                ParamInfo {
-                    name: "interface".into(),
-                    description: "Only these interfaces (comma-separated names); all if unset."
-                        .into(),
-                    required: false,
-                    default: None,
-                },
-                ParamInfo {
-                    name: "threshold_bytes_per_sec".into(),
-                    description: "Emit sonde.network.threshold_exceeded when a byte rate is \
-                                  above this."
-                        .into(),
-                    required: false,
-                    default: None,
-                },
-            ],
-        }
+impl Probe for Bandwidth {
+    fn describe() -> Info {
+        Info::new(
+            "bandwidth",
+            "Network bytes, packets and errors per interface and direction: cumulative \
+             counters on every run, per-second rates from the second run on; an event sample \
+             when a byte rate passes a threshold.",
+        )
+        .param(
+            "interface",
+            "Only these interfaces (comma-separated names); all if unset.",
+        )
+        .param(
+            "threshold_bytes_per_sec",
+            "Emit sonde.network.threshold_exceeded when a byte rate is above this.",
+        )
     }
 
-    fn run(params: Vec<(String, String)>) -> Result<Vec<Sample>, ProbeError> {
-        let params = parse_params(&params)?;
-        let at = Instant::now();
-        let now: Vec<(String, rates::Counters)> = host_metrics::network()
-            .into_iter()
-            .map(|n| {
-                let c = counters(&n);
-                (n.name, c)
-            })
-            .collect();
-        if let Some(wanted) = &params.interfaces {
+    fn run(&mut self, params: &Params) -> Result<Samples, ProbeError> {
+        let (wanted, threshold) = settings(params)?;
+        let now = host::network();
+        if let Some(wanted) = &wanted {
             let missing: Vec<&str> = wanted
                 .iter()
-                .filter(|w| !now.iter().any(|(name, _)| name == *w))
+                .filter(|w| !now.iter().any(|n| &n.name == *w))
                 .map(String::as_str)
                 .collect();
             if !missing.is_empty() {
-                let have: Vec<&str> = now.iter().map(|(n, _)| n.as_str()).collect();
+                let have: Vec<&str> = now.iter().map(|n| n.name.as_str()).collect();
                 return Err(ProbeError::Unavailable(format!(
                     "interface {} not found; the host has: {}",
                     missing.join(", "),
@@ -123,101 +88,74 @@ impl Guest for Bandwidth {
                 )));
             }
         }
-
-        let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
-        let mut samples = Vec::new();
-        for (name, current) in &now {
-            let selected = params
-                .interfaces
-                .as_ref()
-                .is_none_or(|w| w.iter().any(|i| i == name));
-            if !selected {
-                continue;
-            }
-            push_counters(&mut samples, name, current);
-            let Some(before) = previous.as_ref() else {
+        let selected = now
+            .into_iter()
+            .filter(|n| wanted.as_ref().is_none_or(|w| w.contains(&n.name)))
+            .map(|n| (n.name.clone(), counters(&n)))
+            .collect();
+        let mut out = Samples::new();
+        for reading in self.previous.update(selected) {
+            let interface = reading.key.as_str();
+            push(&mut out, interface, reading.now.map(|c| c as f64), false);
+            let Some(rates) = reading.change.per_second() else {
                 continue;
             };
-            let Some((_, old)) = before.counters.iter().find(|(n, _)| n == name) else {
-                continue;
-            };
-            let elapsed_secs = at.duration_since(before.at).as_secs_f64();
-            let Some(r) = rates::per_second(old, current, elapsed_secs) else {
-                continue;
-            };
-            push_rates(&mut samples, name, &r);
-            if let Some(threshold) = params.threshold_bytes_per_sec {
-                for (message, event) in threshold_events(name, &r, threshold) {
-                    log(Level::Warn, &message);
-                    samples.push(event);
+            push(&mut out, interface, rates, true);
+            if let Some(threshold) = threshold {
+                for message in threshold_events(&mut out, interface, &rates, threshold) {
+                    log::warn(&message);
                 }
             }
         }
-        *previous = Some(Snapshot { at, counters: now });
-        Ok(samples)
+        Ok(out)
     }
 }
 
-fn push_counters(out: &mut Vec<Sample>, interface: &str, c: &rates::Counters) {
-    for (i, (name, unit, _, _)) in METRICS.iter().enumerate() {
+/// The interfaces asked for (all when `None`) and the threshold.
+fn settings(params: &Params) -> Result<(Option<Vec<String>>, Option<f64>), ProbeError> {
+    let threshold = params.get_if(
+        "threshold_bytes_per_sec",
+        |t: &f64| *t >= 0.0,
+        "a non-negative number",
+    )?;
+    Ok((params.get("interface")?, threshold))
+}
+
+/// The counters (exact up to 2^53, 9 PB: a value is a float on the wire) or the rates.
+fn push(out: &mut Samples, interface: &str, values: [f64; 6], rates: bool) {
+    for (i, (counter, counter_unit, rate, rate_unit)) in METRICS.iter().enumerate() {
+        let (name, unit) = if rates {
+            (rate, rate_unit)
+        } else {
+            (counter, counter_unit)
+        };
         for (j, direction) in DIRECTIONS.iter().enumerate() {
-            // Exact up to 2^53 (9 PB); a counter is a float on the wire.
-            out.push(sample(
-                name,
-                c[2 * i + j] as f64,
-                unit,
-                interface,
-                direction,
-            ));
+            out.add(name, values[2 * i + j], unit)
+                .label("interface", interface)
+                .label("direction", *direction);
         }
     }
 }
 
-fn push_rates(out: &mut Vec<Sample>, interface: &str, r: &[f64; 6]) {
-    for (i, (_, _, name, unit)) in METRICS.iter().enumerate() {
-        for (j, direction) in DIRECTIONS.iter().enumerate() {
-            out.push(sample(name, r[2 * i + j], unit, interface, direction));
+/// One event sample per byte rate strictly above `threshold`; returns the lines to log.
+fn threshold_events(out: &mut Samples, interface: &str, rates: &[f64; 6], threshold: f64) -> Vec<String> {
+    let mut messages = Vec::new();
+    for (direction, rate) in DIRECTIONS.iter().zip(&rates[..2]) {
+        if *rate <= threshold {
+            continue;
         }
+        out.add("sonde.network.threshold_exceeded", *rate, "By/s")
+            .label("interface", interface)
+            .label("direction", *direction)
+            .label("threshold", threshold.to_string());
+        messages.push(format!(
+            "{interface} {direction} at {rate:.0} B/s is above the threshold of {threshold} B/s"
+        ));
     }
+    messages
 }
 
-/// One event sample, with the line to log, per byte rate above `threshold`.
-fn threshold_events(interface: &str, r: &[f64; 6], threshold: f64) -> Vec<(String, Sample)> {
-    rates::over_threshold(r, threshold)
-        .map(|(j, rate)| {
-            let direction = DIRECTIONS[j];
-            let message = format!(
-                "{interface} {direction} at {rate:.0} B/s is above the threshold of \
-                 {threshold} B/s"
-            );
-            let mut event = sample(
-                "sonde.network.threshold_exceeded",
-                rate,
-                "By/s",
-                interface,
-                direction,
-            );
-            event
-                .labels
-                .push(("threshold".into(), threshold.to_string()));
-            (message, event)
-        })
-        .collect()
-}
-
-fn sample(name: &str, value: f64, unit: &str, interface: &str, direction: &str) -> Sample {
-    Sample {
-        name: name.into(),
-        value,
-        unit: unit.into(),
-        labels: vec![
-            ("interface".into(), interface.into()),
-            ("direction".into(), direction.into()),
-        ],
-    }
-}
-
-fn counters(n: &NetCounters) -> rates::Counters {
+fn counters(n: &NetCounters) -> [u64; 6] {
     [
         n.rx_bytes,
         n.tx_bytes,
@@ -228,53 +166,13 @@ fn counters(n: &NetCounters) -> rates::Counters {
     ]
 }
 
-fn parse_params(params: &[(String, String)]) -> Result<Params, ProbeError> {
-    let mut parsed = Params {
-        interfaces: None,
-        threshold_bytes_per_sec: None,
-    };
-    for (name, value) in params {
-        match name.as_str() {
-            "interface" => {
-                let names: Vec<String> = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
-                if names.is_empty() {
-                    return Err(ProbeError::BadConfig(
-                        "param interface is empty (leave it out to measure every interface)".into(),
-                    ));
-                }
-                parsed.interfaces = Some(names);
-            }
-            "threshold_bytes_per_sec" => match value.trim().parse::<f64>() {
-                Ok(t) if t.is_finite() && t >= 0.0 => parsed.threshold_bytes_per_sec = Some(t),
-                _ => {
-                    return Err(ProbeError::BadConfig(format!(
-                        "param threshold_bytes_per_sec: {value:?} is not a non-negative number"
-                    )))
-                }
-            },
-            other => {
-                return Err(ProbeError::BadConfig(format!(
-                    "unknown param {other:?} (the bandwidth probe takes: interface, \
-                     threshold_bytes_per_sec)"
-                )))
-            }
-        }
-    }
-    Ok(parsed)
-}
-
-export!(Bandwidth);
+sonde_probe::export!(Bandwidth);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names(samples: &[Sample]) -> Vec<(&str, &str, &str)> {
+    fn names(samples: &Samples) -> Vec<(&str, &str, &str)> {
         samples
             .iter()
             .map(|s| (s.name.as_str(), s.unit.as_str(), s.labels[1].1.as_str()))
@@ -283,8 +181,8 @@ mod tests {
 
     #[test]
     fn counters_are_reported_under_the_opentelemetry_names() {
-        let mut out = Vec::new();
-        push_counters(&mut out, "eth0", &[1000, 2000, 10, 20, 1, 2]);
+        let mut out = Samples::new();
+        push(&mut out, "eth0", [1000.0, 2000.0, 10.0, 20.0, 1.0, 2.0], false);
         assert_eq!(
             names(&out),
             vec![
@@ -298,23 +196,19 @@ mod tests {
         );
         let values: Vec<f64> = out.iter().map(|s| s.value).collect();
         assert_eq!(values, [1000.0, 2000.0, 10.0, 20.0, 1.0, 2.0]);
-        assert!(out
-            .iter()
-            .all(|s| s.labels[0] == ("interface".into(), "eth0".into())));
+        assert!(out.iter().all(|s| s.label_value("interface") == Some("eth0")));
     }
 
     #[test]
     fn rates_have_sonde_names_and_the_threshold_event_follows() {
         let r = [500.0, 50.0, 1.0, 1.0, 0.0, 0.0];
-        let mut out = Vec::new();
-        push_rates(&mut out, "lo", &r);
-        let events = threshold_events("lo", &r, 100.0);
-        assert_eq!(events.len(), 1);
+        let mut out = Samples::new();
+        push(&mut out, "lo", r, true);
+        let messages = threshold_events(&mut out, "lo", &r, 100.0);
         assert_eq!(
-            events[0].0,
-            "lo receive at 500 B/s is above the threshold of 100 B/s"
+            messages,
+            ["lo receive at 500 B/s is above the threshold of 100 B/s"]
         );
-        out.extend(events.into_iter().map(|(_, event)| event));
         let got = names(&out);
         assert_eq!(got[0], ("sonde.network.io.rate", "By/s", "receive"));
         assert_eq!(
@@ -330,6 +224,23 @@ mod tests {
             [("sonde.network.threshold_exceeded", "By/s", "receive")]
         );
         assert_eq!(out[6].value, 500.0);
-        assert_eq!(out[6].labels[2], ("threshold".into(), "100".into()));
+        assert_eq!(out[6].label_value("threshold"), Some("100"));
+        assert!(threshold_events(&mut out, "lo", &r, 500.0).is_empty(), "strictly above");
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let of = |pairs: &[(&str, &str)]| Params::of::<Bandwidth>(pairs).and_then(|p| settings(&p));
+        assert_eq!(
+            of(&[("threshold_bytes_per_sec", "-1")]),
+            Err(ProbeError::BadConfig(
+                "param threshold_bytes_per_sec: \"-1\" is not a non-negative number".into()
+            ))
+        );
+        assert!(of(&[("interface", " , ")]).is_err(), "an empty list");
+        assert_eq!(
+            of(&[("interface", "lo,eth0"), ("threshold_bytes_per_sec", "1e6")]),
+            Ok((Some(vec!["lo".into(), "eth0".into()]), Some(1e6)))
+        );
     }
 }

@@ -10,47 +10,38 @@
 //! two runs; the previous counters live in this instance's memory. The first run
 //! of an instance (and a core seen for the first time) has no previous reading,
 //! so it reports the average since boot instead of returning nothing. A cpu whose
-//! counters did not move since the last run is left out of that run and keeps
-//! its older reading, so the next run covers the longer window.
+//! counters did not move since the last run, or went backwards (reset), is left out of
+//! that run.
 
 mod utilization;
 
-wit_bindgen::generate!({ world: "probe", path: "../../wit" });
+use sonde_probe::host::{self, CpuTime};
+use sonde_probe::{Change, Counters, Info, Params, Probe, ProbeError, Samples};
+use utilization::STATES;
 
-use std::sync::Mutex;
+#[derive(Default)]
+struct Cpu {
+    /// The previous run's counters, by cpu (`None` = total).
+    previous: Counters<Option<u32>, 8>,
+}
 
-use sonde::probe::host_metrics::{self, CpuTime};
-use sonde::probe::types::ParamInfo;
-use utilization::{Counters, STATES};
-
-/// Counters of the previous run, by cpu (`None` = total).
-static PREVIOUS: Mutex<Vec<(Option<u32>, Counters)>> = Mutex::new(Vec::new());
-
-struct Cpu;
-
-impl Guest for Cpu {
-    fn describe() -> ProbeInfo {
-        ProbeInfo {
-            name: "cpu".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "CPU utilisation per state (user, nice, system, idle, iowait, \
-                          interrupt, softirq, steal), machine total and per core; first run: \
-                          since boot."
-                .into(),
-            default_interval_ms: 10_000,
-            params: vec![ParamInfo {
-                name: "per_core".into(),
-                description: "Also report each core (label cpu=\"0\"...), not only the total."
-                    .into(),
-                required: false,
-                default: Some("true".into()),
-            }],
-        }
+impl Probe for Cpu {
+    fn describe() -> Info {
+        Info::new(
+            "cpu",
+            "CPU utilisation per state (user, nice, system, idle, iowait, interrupt, softirq, \
+             steal), machine total and per core; first run: since boot.",
+        )
+        .param_default(
+            "per_core",
+            "true",
+            "Also report each core (label cpu=\"0\"...), not only the total.",
+        )
     }
 
-    fn run(params: Vec<(String, String)>) -> Result<Vec<Sample>, ProbeError> {
-        let per_core = parse_params(&params)?;
-        let now: Vec<(Option<u32>, Counters)> = host_metrics::cpu_times()
+    fn run(&mut self, params: &Params) -> Result<Samples, ProbeError> {
+        let per_core: bool = params.require("per_core")?;
+        let now: Vec<(Option<u32>, utilization::Counters)> = host::cpu_times()
             .iter()
             .filter(|t| per_core || t.cpu.is_none())
             .map(|t| (t.cpu, counters(t)))
@@ -60,65 +51,34 @@ impl Guest for Cpu {
                 "the host reported no CPU times".into(),
             ));
         }
-        let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
-        let mut samples = Vec::with_capacity(now.len() * STATES.len());
-        let mut kept = Vec::with_capacity(now.len());
-        for (cpu, current) in now {
-            let before = previous
-                .iter()
-                .find(|(c, _)| *c == cpu)
-                .map(|(_, counters)| *counters)
-                .unwrap_or_default();
-            match utilization::between(&before, &current) {
-                Some(shares) => {
-                    let label = cpu.map_or_else(|| "total".to_string(), |c| c.to_string());
-                    for (state, share) in STATES.iter().zip(shares) {
-                        samples.push(Sample {
-                            name: "system.cpu.utilization".into(),
-                            value: share,
-                            unit: "1".into(),
-                            labels: vec![
-                                ("cpu".into(), label.clone()),
-                                ("state".into(), (*state).into()),
-                            ],
-                        });
-                    }
-                    kept.push((cpu, current));
-                }
-                None => kept.push((cpu, before)),
-            }
-        }
-        *previous = kept;
-        Ok(samples)
+        Ok(self.report(now))
     }
 }
 
-fn parse_params(params: &[(String, String)]) -> Result<bool, ProbeError> {
-    let mut per_core = true;
-    for (name, value) in params {
-        match name.as_str() {
-            "per_core" => {
-                per_core = match value.trim().to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" | "on" => true,
-                    "false" | "0" | "no" | "off" => false,
-                    _ => {
-                        return Err(ProbeError::BadConfig(format!(
-                            "param per_core: {value:?} is not a boolean (true/false)"
-                        )))
-                    }
-                }
-            }
-            other => {
-                return Err(ProbeError::BadConfig(format!(
-                    "unknown param {other:?} (the cpu probe takes: per_core)"
-                )))
+impl Cpu {
+    fn report(&mut self, now: Vec<(Option<u32>, utilization::Counters)>) -> Samples {
+        let mut out = Samples::new();
+        for reading in self.previous.update(now) {
+            let window = match reading.change {
+                Change::New => reading.now,
+                Change::Grew { by, .. } => by,
+                Change::Reset => continue,
+            };
+            let Some(shares) = utilization::shares(&window) else {
+                continue;
+            };
+            let cpu = reading.key.map_or("total".to_string(), |c| c.to_string());
+            for (state, share) in STATES.iter().zip(shares) {
+                out.add("system.cpu.utilization", share, "1")
+                    .label("cpu", cpu.as_str())
+                    .label("state", *state);
             }
         }
+        out
     }
-    Ok(per_core)
 }
 
-fn counters(t: &CpuTime) -> Counters {
+fn counters(t: &CpuTime) -> utilization::Counters {
     [
         t.user_ms,
         t.nice_ms,
@@ -131,4 +91,45 @@ fn counters(t: &CpuTime) -> Counters {
     ]
 }
 
-export!(Cpu);
+sonde_probe::export!(Cpu);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_share(s: &Samples, cpu: &str) -> Option<f64> {
+        let labels = [("cpu", cpu), ("state", "user")];
+        s.find("system.cpu.utilization", &labels).map(|s| s.value)
+    }
+
+    #[test]
+    fn since_boot_first_then_the_window_and_idle_cpus_left_out() {
+        let mut cpu = Cpu::default();
+        let first = cpu.report(vec![(None, [10, 0, 0, 30, 0, 0, 0, 0]), (Some(0), [0; 8])]);
+        assert_eq!(user_share(&first, "total"), Some(0.25));
+        assert_eq!(user_share(&first, "0"), None, "no time at all yet");
+        assert_eq!(first.len(), 8);
+
+        let second = cpu.report(vec![
+            (None, [40, 0, 0, 40, 0, 0, 0, 0]),
+            (Some(0), [0; 8]),
+        ]);
+        assert_eq!(user_share(&second, "total"), Some(0.75));
+        assert_eq!(second.len(), 8);
+    }
+
+    #[test]
+    fn per_core_is_a_boolean() {
+        let e = Params::of::<Cpu>(&[("per_core", "sometimes")])
+            .and_then(|p| p.get::<bool>("per_core"))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ProbeError::BadConfig(
+                "param per_core: \"sometimes\" is not a boolean (true/false)".into()
+            )
+        );
+        let p = Params::of::<Cpu>(&[]).expect("no params");
+        assert_eq!(p.get::<bool>("per_core"), Ok(Some(true)));
+    }
+}

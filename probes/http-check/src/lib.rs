@@ -27,68 +27,52 @@
 mod config;
 mod report;
 
-wit_bindgen::generate!({ world: "probe", path: "../../wit" });
-
-use std::sync::Mutex;
-
 use regex::bytes::Regex;
-use sonde::probe::http::{self, HttpError, Request};
-use sonde::probe::log::{log, Level};
-use sonde::probe::types::ParamInfo;
+use sonde_probe::http::{self, HttpError, Request};
+use sonde_probe::{log, Info, Params, Probe, ProbeError, Samples};
 
-static COMPILED: Mutex<Option<(String, Regex)>> = Mutex::new(None);
+#[derive(Default)]
+struct HttpCheck {
+    /// The regex of the previous run, compiled, with its pattern.
+    compiled: Option<(String, Regex)>,
+}
 
-struct HttpCheck;
-
-impl Guest for HttpCheck {
-    fn describe() -> ProbeInfo {
-        let param =
-            |name: &str, description: &str, required: bool, default: Option<&str>| ParamInfo {
-                name: name.into(),
-                description: description.into(),
-                required,
-                default: default.map(String::from),
-            };
-        ProbeInfo {
-            name: "http-check".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Checks an HTTP(S) URL: up/down, status, timings, optional body regex."
-                .into(),
-            default_interval_ms: 30_000,
-            params: vec![
-                param("url", "The http:// or https:// URL to check.", true, None),
-                param(
-                    "regex",
-                    "A regex the body must match for the check to be up.",
-                    false,
-                    None,
-                ),
-                param("method", "HTTP method.", false, Some("GET")),
-                param(
-                    "timeout_ms",
-                    "Whole-request timeout in milliseconds.",
-                    false,
-                    Some("5000"),
-                ),
-                param(
-                    "expect_status",
-                    "The status that means up; unset: any 2xx or 3xx.",
-                    false,
-                    None,
-                ),
-                param(
-                    "max_body_bytes",
-                    "Read at most this much of the body (the regex sees only that).",
-                    false,
-                    Some("1048576"),
-                ),
-            ],
-        }
+impl Probe for HttpCheck {
+    fn describe() -> Info {
+        Info::new(
+            "http-check",
+            "Checks an HTTP(S) URL: up/down, status, timings, optional body regex.",
+        )
+        .interval_ms(30_000)
+        .required("url", "The http:// or https:// URL to check.")
+        .param(
+            "regex",
+            "A regex the body must match for the check to be up.",
+        )
+        .param_default("method", "GET", "HTTP method.")
+        .param_default(
+            "timeout_ms",
+            "5000",
+            "Whole-request timeout in milliseconds.",
+        )
+        .param(
+            "expect_status",
+            "The status that means up; unset: any 2xx or 3xx.",
+        )
+        .param_default(
+            "max_body_bytes",
+            "1048576",
+            "Read at most this much of the body (the regex sees only that).",
+        )
     }
 
-    fn run(params: Vec<(String, String)>) -> Result<Vec<Sample>, ProbeError> {
-        let config = config::parse(&params).map_err(ProbeError::BadConfig)?;
-        let regex = config.regex.as_deref().map(compiled).transpose()?;
+    fn run(&mut self, params: &Params) -> Result<Samples, ProbeError> {
+        let config = config::parse(params)?;
+        let regex = config
+            .regex
+            .as_deref()
+            .map(|pattern| self.compiled(pattern))
+            .transpose()?;
         let request = Request {
             method: config.method.clone(),
             url: config.url.clone(),
@@ -99,15 +83,12 @@ impl Guest for HttpCheck {
         };
         match http::fetch(&request) {
             Ok(response) => {
-                let matched = regex.as_ref().map(|r| r.is_match(&response.body));
+                let matched = regex.map(|r| r.is_match(&response.body));
                 if response.truncated && matched == Some(false) {
-                    log(
-                        Level::Info,
-                        &format!(
-                            "{}: body cut at {} bytes; the regex saw only that part",
-                            config.url, config.max_body_bytes
-                        ),
-                    );
+                    log::info(&format!(
+                        "{}: body cut at {} bytes; the regex saw only that part",
+                        config.url, config.max_body_bytes
+                    ));
                 }
                 Ok(report::response(&config, &response, matched))
             }
@@ -120,25 +101,26 @@ impl Guest for HttpCheck {
             }
             Err(error) => {
                 let (kind, message) = report::error_kind(&error);
-                log(Level::Warn, &format!("{}: {message}", config.url));
+                log::warn(&format!("{}: {message}", config.url));
                 Ok(report::failure(&config, kind))
             }
         }
     }
 }
 
-/// The regex for `pattern`, compiled once and reused while the pattern is unchanged.
-fn compiled(pattern: &str) -> Result<Regex, ProbeError> {
-    let mut cache = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((cached, regex)) = cache.as_ref() {
-        if cached == pattern {
-            return Ok(regex.clone());
+impl HttpCheck {
+    /// The regex for `pattern`, compiled once and reused while the pattern is unchanged.
+    fn compiled(&mut self, pattern: &str) -> Result<Regex, ProbeError> {
+        if let Some((cached, regex)) = &self.compiled {
+            if cached == pattern {
+                return Ok(regex.clone());
+            }
         }
+        let regex =
+            Regex::new(pattern).map_err(|e| ProbeError::BadConfig(format!("param regex: {e}")))?;
+        self.compiled = Some((pattern.to_string(), regex.clone()));
+        Ok(regex)
     }
-    let regex =
-        Regex::new(pattern).map_err(|e| ProbeError::BadConfig(format!("param regex: {e}")))?;
-    *cache = Some((pattern.to_string(), regex.clone()));
-    Ok(regex)
 }
 
-export!(HttpCheck);
+sonde_probe::export!(HttpCheck);

@@ -3,91 +3,45 @@
 //! Durations are reported in seconds, OpenTelemetry's unit for durations, although
 //! the host measures milliseconds.
 
-use crate::config::Config;
-use crate::sonde::probe::http::{HttpError, Response};
-use crate::Sample;
+use sonde_probe::http::{HttpError, Response};
+use sonde_probe::Samples;
 
-fn sample(
-    config: &Config,
-    name: &str,
-    value: f64,
-    unit: &str,
-    extra: Option<(&str, &str)>,
-) -> Sample {
-    let mut labels = vec![("url".to_string(), config.url.clone())];
-    if let Some((k, v)) = extra {
-        labels.push((k.to_string(), v.to_string()));
-    }
-    Sample {
-        name: name.into(),
-        value,
-        unit: unit.into(),
-        labels,
-    }
-}
+use crate::config::Config;
 
 fn flag(b: bool) -> f64 {
-    if b {
-        1.0
-    } else {
-        0.0
-    }
+    f64::from(u8::from(b))
 }
 
 /// Samples for a response; `matched` is `None` when no regex was configured.
-pub fn response(config: &Config, r: &Response, matched: Option<bool>) -> Vec<Sample> {
+pub fn response(config: &Config, r: &Response, matched: Option<bool>) -> Samples {
+    let mut out = Samples::new().with_label("url", config.url.as_str());
     let t = &r.timings;
-    let mut out: Vec<Sample> = [
+    for (phase, ms) in [
         ("dns", t.dns_ms),
         ("connect", t.connect_ms),
         ("tls", t.tls_ms),
         ("first_byte", t.first_byte_ms),
         ("total", t.total_ms),
-    ]
-    .iter()
-    .map(|(phase, ms)| {
-        sample(
-            config,
-            "sonde.http.check.duration",
-            ms / 1000.0,
-            "s",
-            Some(("phase", phase)),
-        )
-    })
-    .collect();
-    out.push(sample(
-        config,
-        "sonde.http.check.status_code",
-        f64::from(r.status),
-        "1",
-        None,
-    ));
+    ] {
+        out.add("sonde.http.check.duration", ms / 1000.0, "s")
+            .label("phase", phase);
+    }
+    out.add("sonde.http.check.status_code", f64::from(r.status), "1");
     if let Some(m) = matched {
-        out.push(sample(
-            config,
-            "sonde.http.check.regex_match",
-            flag(m),
-            "1",
-            None,
-        ));
+        out.add("sonde.http.check.regex_match", flag(m), "1");
     }
     let up = config.status_is_up(r.status) && matched != Some(false);
-    out.push(sample(config, "sonde.http.check.up", flag(up), "1", None));
+    out.add("sonde.http.check.up", flag(up), "1");
     out
 }
 
 /// Samples for a request that got no response.
-pub fn failure(config: &Config, kind: &str) -> Vec<Sample> {
-    vec![
-        sample(config, "sonde.http.check.up", 0.0, "1", None),
-        sample(
-            config,
-            "sonde.http.check.error",
-            1.0,
-            "1",
-            Some(("kind", kind)),
-        ),
-    ]
+pub fn failure(config: &Config, kind: &str) -> Samples {
+    let mut out = Samples::new().with_label("url", config.url.as_str());
+    out.add("sonde.http.check.up", 0.0, "1");
+    out.add("sonde.http.check.error", 1.0, "1")
+        .label("kind", kind);
+    out
 }
 
 /// The `kind` label and a message for an error that means "target down".
@@ -106,15 +60,15 @@ pub fn error_kind(e: &HttpError) -> (&'static str, String) {
 
 #[cfg(test)]
 mod tests {
+    use sonde_probe::http::Timings;
+    use sonde_probe::Params;
+
     use super::*;
-    use crate::sonde::probe::http::Timings;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let p: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        crate::config::parse(&p).expect("config")
+        Params::of::<crate::HttpCheck>(pairs)
+            .and_then(|p| crate::config::parse(&p))
+            .expect("config")
     }
 
     fn resp(status: u16) -> Response {
@@ -133,8 +87,8 @@ mod tests {
         }
     }
 
-    fn value(samples: &[Sample], name: &str) -> Option<f64> {
-        samples.iter().find(|s| s.name == name).map(|s| s.value)
+    fn value(samples: &Samples, name: &str) -> Option<f64> {
+        samples.find(name, &[]).map(|s| s.value)
     }
 
     #[test]
@@ -145,14 +99,11 @@ mod tests {
         assert_eq!(value(&s, "sonde.http.check.status_code"), Some(200.0));
         assert_eq!(value(&s, "sonde.http.check.regex_match"), None);
         let total = s
-            .iter()
-            .find(|x| x.labels.iter().any(|(k, v)| k == "phase" && v == "total"))
+            .find("sonde.http.check.duration", &[("phase", "total")])
             .expect("total");
         assert_eq!(total.value, 0.006);
         assert_eq!(total.unit, "s");
-        assert!(s
-            .iter()
-            .all(|x| x.labels[0] == ("url".into(), "http://x/".into())));
+        assert!(s.iter().all(|x| x.labels[0] == ("url".into(), "http://x/".into())));
     }
 
     #[test]
@@ -171,6 +122,6 @@ mod tests {
         let (kind, _) = error_kind(&HttpError::Timeout);
         let s = failure(&c, kind);
         assert_eq!(value(&s, "sonde.http.check.up"), Some(0.0));
-        assert_eq!(s[1].labels[1], ("kind".into(), "timeout".into()));
+        assert_eq!(s[1].label_value("kind"), Some("timeout"));
     }
 }

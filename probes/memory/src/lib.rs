@@ -13,94 +13,57 @@
 //!
 //! A host that reports a total of 0 bytes makes the run fail as `unavailable`.
 
-wit_bindgen::generate!({ world: "probe", path: "../../wit" });
+use sonde_probe::host::{self, MemoryInfo};
+use sonde_probe::{Info, Params, Probe, ProbeError, Samples};
 
-use sonde::probe::host_metrics::{self, MemoryInfo};
-
+#[derive(Default)]
 struct Memory;
 
-impl Guest for Memory {
-    fn describe() -> ProbeInfo {
-        ProbeInfo {
-            name: "memory".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Memory (used, available, free, utilisation) and swap (used, free, \
-                          utilisation)."
-                .into(),
-            default_interval_ms: 10_000,
-            params: Vec::new(),
-        }
+impl Probe for Memory {
+    fn describe() -> Info {
+        Info::new(
+            "memory",
+            "Memory (used, available, free, utilisation) and swap (used, free, utilisation).",
+        )
     }
 
-    fn run(params: Vec<(String, String)>) -> Result<Vec<Sample>, ProbeError> {
-        if let Some((name, _)) = params.first() {
-            return Err(ProbeError::BadConfig(format!(
-                "unknown param {name:?} (the memory probe takes none)"
-            )));
-        }
-        samples(&host_metrics::memory())
+    fn run(&mut self, _params: &Params) -> Result<Samples, ProbeError> {
+        samples(&host::memory())
     }
 }
 
-fn samples(m: &MemoryInfo) -> Result<Vec<Sample>, ProbeError> {
+fn samples(m: &MemoryInfo) -> Result<Samples, ProbeError> {
     if m.total_bytes == 0 {
         return Err(ProbeError::Unavailable(
             "the host reported 0 bytes of memory".into(),
         ));
     }
     let swap_used = m.swap_used_bytes.min(m.swap_total_bytes);
-    let swap_share = if m.swap_total_bytes == 0 {
-        0.0
-    } else {
-        swap_used as f64 / m.swap_total_bytes as f64
+    let swap_share = match m.swap_total_bytes {
+        0 => 0.0,
+        total => swap_used as f64 / total as f64,
     };
-    Ok(vec![
-        sample("system.memory.limit", m.total_bytes as f64, "By", None),
-        sample(
-            "system.memory.usage",
-            m.used_bytes as f64,
-            "By",
-            Some("used"),
-        ),
-        sample(
-            "system.memory.usage",
-            m.free_bytes as f64,
-            "By",
-            Some("free"),
-        ),
-        sample(
-            "system.memory.linux.available",
-            m.available_bytes as f64,
-            "By",
-            None,
-        ),
-        sample(
-            "system.memory.utilization",
-            m.used_bytes as f64 / m.total_bytes as f64,
-            "1",
-            Some("used"),
-        ),
-        sample("system.paging.usage", swap_used as f64, "By", Some("used")),
-        sample(
-            "system.paging.usage",
-            (m.swap_total_bytes - swap_used) as f64,
-            "By",
-            Some("free"),
-        ),
-        sample("system.paging.utilization", swap_share, "1", Some("used")),
-    ])
+    let mut out = Samples::new();
+    out.add("system.memory.limit", m.total_bytes as f64, "By");
+    for (state, bytes) in [("used", m.used_bytes), ("free", m.free_bytes)] {
+        out.add("system.memory.usage", bytes as f64, "By")
+            .label("state", state);
+    }
+    out.add("system.memory.linux.available", m.available_bytes as f64, "By");
+    let used_share = m.used_bytes as f64 / m.total_bytes as f64;
+    out.add("system.memory.utilization", used_share, "1")
+        .label("state", "used");
+    let swap_free = m.swap_total_bytes - swap_used;
+    for (state, bytes) in [("used", swap_used), ("free", swap_free)] {
+        out.add("system.paging.usage", bytes as f64, "By")
+            .label("state", state);
+    }
+    out.add("system.paging.utilization", swap_share, "1")
+        .label("state", "used");
+    Ok(out)
 }
 
-fn sample(name: &str, value: f64, unit: &str, state: Option<&str>) -> Sample {
-    Sample {
-        name: name.into(),
-        value,
-        unit: unit.into(),
-        labels: state
-            .map(|s| vec![("state".to_string(), s.to_string())])
-            .unwrap_or_default(),
-    }
-}
+sonde_probe::export!(Memory);
 
 #[cfg(test)]
 mod tests {
@@ -117,28 +80,30 @@ mod tests {
         }
     }
 
-    fn value(samples: &[Sample], name: &str, state: Option<&str>) -> f64 {
+    fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
         samples
-            .iter()
-            .find(|s| s.name == name && s.labels.first().map(|(_, v)| v.as_str()) == state)
-            .map(|s| s.value)
-            .unwrap_or_else(|| panic!("no {name} {state:?}"))
+            .find(name, labels)
+            .unwrap_or_else(|| panic!("no {name} {labels:?}"))
+            .value
     }
 
     #[test]
     fn utilisation_and_swap_split() {
         let s = samples(&info(1000, 250, 400, 100)).expect("samples");
-        assert_eq!(value(&s, "system.memory.limit", None), 1000.0);
-        assert_eq!(value(&s, "system.memory.utilization", Some("used")), 0.25);
-        assert_eq!(value(&s, "system.memory.linux.available", None), 750.0);
-        assert_eq!(value(&s, "system.paging.usage", Some("free")), 300.0);
-        assert_eq!(value(&s, "system.paging.utilization", Some("used")), 0.25);
+        let used = [("state", "used")];
+        assert_eq!(s.len(), 8);
+        assert_eq!(value(&s, "system.memory.limit", &[]), 1000.0);
+        assert_eq!(value(&s, "system.memory.utilization", &used), 0.25);
+        assert_eq!(value(&s, "system.memory.linux.available", &[]), 750.0);
+        assert_eq!(value(&s, "system.paging.usage", &[("state", "free")]), 300.0);
+        assert_eq!(value(&s, "system.paging.utilization", &used), 0.25);
     }
 
     #[test]
     fn no_swap_is_zero_not_nan() {
         let s = samples(&info(1000, 1, 0, 0)).expect("samples");
-        assert_eq!(value(&s, "system.paging.utilization", Some("used")), 0.0);
+        let used = [("state", "used")];
+        assert_eq!(value(&s, "system.paging.utilization", &used), 0.0);
     }
 
     #[test]
@@ -148,6 +113,13 @@ mod tests {
             Err(ProbeError::Unavailable(_))
         ));
     }
-}
 
-export!(Memory);
+    #[test]
+    fn params_are_refused() {
+        let e = Params::of::<Memory>(&[("x", "1")]).unwrap_err();
+        assert_eq!(
+            e,
+            ProbeError::BadConfig("unknown param \"x\" (the memory probe takes: none)".into())
+        );
+    }
+}
