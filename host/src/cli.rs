@@ -101,7 +101,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ProbesCommand {
-    /// List the probes in files or directories (name, version, description).
+    /// List the probes in files or directories: name, version, the sonde:probe version
+    /// they were built against, language, size and the tools that built them.
     List {
         #[arg(value_name = "FILE_OR_DIR", default_value = "probes")]
         paths: Vec<PathBuf>,
