@@ -5,6 +5,8 @@
 //! asked for, remote filesystems (NFS, SMB, Ceph, ...) and userspace ones (FUSE), whose
 //! statvfs waits on a server or a process that may never answer.
 
+use std::collections::BTreeMap;
+
 /// At most this many filesystems are returned (and stat'ed).
 pub const MAX_FILESYSTEMS: usize = 256;
 
@@ -38,8 +40,20 @@ const PSEUDO_TYPES: &[&str] = &[
 
 /// Filesystems served over the network.
 const REMOTE_TYPES: &[&str] = &[
-    "9p", "afs", "ceph", "cifs", "coda", "davfs", "glusterfs", "lustre", "ncpfs", "nfs", "nfs4",
-    "smb3", "smbfs", "sshfs",
+    "9p",
+    "afs",
+    "ceph",
+    "cifs",
+    "coda",
+    "davfs",
+    "glusterfs",
+    "lustre",
+    "ncpfs",
+    "nfs",
+    "nfs4",
+    "smb3",
+    "smbfs",
+    "sshfs",
 ];
 
 /// One mounted filesystem that may be reported.
@@ -59,19 +73,21 @@ pub fn is_remote(fs_type: &str) -> bool {
 /// The mounts to report from `/proc/self/mountinfo`, sorted by mountpoint, at most
 /// [`MAX_FILESYSTEMS`]. A mountpoint mounted over keeps only its last (visible) mount.
 pub fn parse_mountinfo(text: &str, include_remote: bool) -> Vec<Mount> {
-    let mut mounts: Vec<Mount> = Vec::new();
+    // The last mount on a mountpoint hides the ones under it, and statvfs of the path
+    // reaches only that one: pick it before filtering, so a network filesystem mounted
+    // over a local one is left out rather than stat'ed under the local one's name.
+    let mut visible: BTreeMap<String, Mount> = BTreeMap::new();
     for mount in text.lines().filter_map(parse_line) {
-        if PSEUDO_TYPES.contains(&mount.fs_type.as_str())
-            || (!include_remote && is_remote(&mount.fs_type))
-        {
-            continue;
-        }
-        mounts.retain(|m| m.mountpoint != mount.mountpoint);
-        mounts.push(mount);
+        visible.insert(mount.mountpoint.clone(), mount);
     }
-    mounts.sort_by(|a, b| a.mountpoint.cmp(&b.mountpoint));
-    mounts.truncate(MAX_FILESYSTEMS);
-    mounts
+    visible
+        .into_values()
+        .filter(|m| {
+            !PSEUDO_TYPES.contains(&m.fs_type.as_str())
+                && (include_remote || !is_remote(&m.fs_type))
+        })
+        .take(MAX_FILESYSTEMS)
+        .collect()
 }
 
 /// `36 35 98:0 /root /mnt rw,noatime master:1 - ext4 /dev/sda1 rw,errors=continue`:
@@ -139,6 +155,8 @@ mod tests {
 53 27 8:2 / /boot rw - ext4 /dev/sda2 ro
 60 27 8:3 / /var rw - ext4 /dev/sda3 rw
 61 60 8:4 / /var rw - xfs /dev/sdb1 rw
+62 27 8:5 / /home rw - ext4 /dev/sdc1 rw
+63 62 0:42 / /home rw - nfs4 nas:/home rw
 garbage without separator
 ";
 
@@ -151,7 +169,15 @@ garbage without separator
         let local = parse_mountinfo(MOUNTINFO, false);
         assert_eq!(
             mountpoints(&local),
-            ["/", "/boot", "/dev/shm", "/srv/my data", "/sys/fs/cgroup", "/var"]
+            [
+                "/",
+                "/boot",
+                "/dev/shm",
+                "/srv/my data",
+                "/sys/fs/cgroup",
+                "/var"
+            ],
+            "/home is hidden under an NFS mount"
         );
         let all = parse_mountinfo(MOUNTINFO, true);
         assert_eq!(
@@ -160,6 +186,7 @@ garbage without separator
                 "/",
                 "/boot",
                 "/dev/shm",
+                "/home",
                 "/mnt/nas",
                 "/mnt/ssh",
                 "/srv/my data",
@@ -167,8 +194,11 @@ garbage without separator
                 "/var"
             ]
         );
-        let nas = &all[3];
-        assert_eq!((nas.device.as_str(), nas.fs_type.as_str()), ("nas:/export", "nfs4"));
+        let nas = &all[4];
+        assert_eq!(
+            (nas.device.as_str(), nas.fs_type.as_str()),
+            ("nas:/export", "nfs4")
+        );
     }
 
     #[test]
@@ -187,7 +217,15 @@ garbage without separator
 
     #[test]
     fn remote_types() {
-        for t in ["nfs", "nfs4", "cifs", "fuse", "fuse.sshfs", "fuse.rclone", "ceph"] {
+        for t in [
+            "nfs",
+            "nfs4",
+            "cifs",
+            "fuse",
+            "fuse.sshfs",
+            "fuse.rclone",
+            "ceph",
+        ] {
             assert!(is_remote(t), "{t}");
         }
         for t in ["ext4", "xfs", "tmpfs", "overlay", "fusectl", "btrfs"] {
