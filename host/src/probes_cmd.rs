@@ -95,7 +95,13 @@ pub fn render_list(rows: &[ListRow]) -> String {
         ]);
     }
     let widths: Vec<usize> = (0..7)
-        .map(|c| table.iter().map(|row| row[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            table
+                .iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in &table {
@@ -171,7 +177,7 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "NAME        VERSION  WIT    LANGUAGE  SIZE       FILE                   BUILT WITH",
+                "NAME        VERSION  WIT    LANGUAGE  SIZE       FILE                    BUILT WITH",
                 "cpu         0.1.0    0.2.0  Rust      59.9 KiB   probes/cpu.wasm         rustc 1.95.0, wit-component 0.239.0",
                 "http-check  0.1.0    -      Rust      959.0 KiB  probes/http-check.wasm  rustc 1.95.0, wit-component 0.239.0",
             ]

@@ -9,6 +9,7 @@ mod test_server;
 
 use std::path::PathBuf;
 
+use common::sample_value as value;
 use sonde_message::{RunMessage, RunStatus};
 use test_server::{response, Reply, TestServer};
 
@@ -26,19 +27,6 @@ fn proc_secs(file: &str, field: usize) -> f64 {
         .nth(field)
         .and_then(|f| f.parse().ok())
         .unwrap_or_else(|| panic!("no field {field} in {file}: {text}"))
-}
-
-fn value(run: &RunMessage, name: &str, labels: &[(&str, &str)]) -> f64 {
-    run.samples
-        .iter()
-        .find(|s| {
-            s.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .unwrap_or_else(|| panic!("no sample {name} {labels:?} in {:?}", run.samples))
-        .value
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,7 +58,11 @@ async fn fixtures_built_against_0_1_0_and_the_new_probes_run_in_one_host() {
 
     let uptime_before = proc_secs("/proc/uptime", 0);
     let cache = dir.path().join("cache");
-    let args = ["--config".to_string(), config_path.display().to_string(), "--once".into()];
+    let args = [
+        "--config".to_string(),
+        config_path.display().to_string(),
+        "--once".into(),
+    ];
     let finished = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         common::run_host(&cache, &args)
@@ -92,7 +84,11 @@ async fn fixtures_built_against_0_1_0_and_the_new_probes_run_in_one_host() {
 
     // The old components call 0.1.0's imports and get the same readings.
     let old_cpu = run("old-cpu");
-    let user = value(old_cpu, "system.cpu.utilization", &[("cpu", "total"), ("state", "user")]);
+    let user = value(
+        old_cpu,
+        "system.cpu.utilization",
+        &[("cpu", "total"), ("state", "user")],
+    );
     assert!((0.0..=1.0).contains(&user), "{user}");
     let mem_total_kib = proc_secs("/proc/meminfo", 1);
     let limit = value(run("old-memory"), "system.memory.limit", &[]);
@@ -120,13 +116,21 @@ async fn fixtures_built_against_0_1_0_and_the_new_probes_run_in_one_host() {
     let total = value(fs, "system.filesystem.limit", &root);
     let states: f64 = ["used", "free", "reserved"]
         .iter()
-        .map(|s| value(fs, "system.filesystem.usage", &[("mountpoint", "/"), ("state", s)]))
+        .map(|s| {
+            value(
+                fs,
+                "system.filesystem.usage",
+                &[("mountpoint", "/"), ("state", s)],
+            )
+        })
         .sum();
     assert_eq!(states, total, "used + free + reserved is the size of /");
     let share = value(fs, "system.filesystem.utilization", &root);
     assert!((0.0..=1.0).contains(&share), "{share}");
     assert!(
-        fs.samples.iter().all(|s| s.labels.get("type").map(String::as_str) != Some("proc")),
+        fs.samples
+            .iter()
+            .all(|s| s.labels.get("type").map(String::as_str) != Some("proc")),
         "kernel interfaces are left out"
     );
 
@@ -142,7 +146,10 @@ async fn fixtures_built_against_0_1_0_and_the_new_probes_run_in_one_host() {
             (active && !name.starts_with("loop") && !name.starts_with("ram")).then_some(name)
         })
         .collect();
-    assert!(!busy.is_empty(), "this machine has no active block device:\n{diskstats}");
+    assert!(
+        !busy.is_empty(),
+        "this machine has no active block device:\n{diskstats}"
+    );
     for device in busy {
         let read = [("device", device), ("direction", "read")];
         assert!(value(disk, "system.disk.operations", &read) >= 0.0);
@@ -150,7 +157,11 @@ async fn fixtures_built_against_0_1_0_and_the_new_probes_run_in_one_host() {
     }
 
     let new_cpu = run("new-cpu");
-    assert_eq!(new_cpu.samples.len(), old_cpu.samples.len(), "same report from both builds");
+    assert_eq!(
+        new_cpu.samples.len(),
+        old_cpu.samples.len(),
+        "same report from both builds"
+    );
 }
 
 #[test]
@@ -195,7 +206,11 @@ fn probes_list_shows_contract_version_language_and_size() {
         let cells = row(&file);
         assert_eq!(cells[2], contract, "{listed}");
         assert_eq!(cells[3], "Rust", "{listed}");
-        assert_eq!((cells[4], cells[5]), (kib(&file).as_str(), "KiB"), "{listed}");
+        assert_eq!(
+            (cells[4], cells[5]),
+            (kib(&file).as_str(), "KiB"),
+            "{listed}"
+        );
         assert!(
             cells[7..].iter().any(|c| *c == "wit-bindgen-rust"),
             "the producers section names the bindings generator: {listed}"

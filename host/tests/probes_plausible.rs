@@ -5,6 +5,7 @@ mod common;
 
 use std::path::Path;
 
+use common::sample_value as value;
 use sonde_host::config::JobSpec;
 use sonde_host::http::HttpLimits;
 use sonde_host::runtime::engine::Runtime;
@@ -56,19 +57,6 @@ fn meminfo_kib(key: &str) -> u64 {
                 .ok()
         })
         .unwrap_or_else(|| panic!("no {key} in /proc/meminfo"))
-}
-
-fn value(msg: &RunMessage, name: &str, labels: &[(&str, &str)]) -> f64 {
-    msg.samples
-        .iter()
-        .find(|s| {
-            s.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .unwrap_or_else(|| panic!("no sample {name} {labels:?} in {:?}", msg.samples))
-        .value
 }
 
 #[tokio::test]

@@ -78,7 +78,10 @@ pub enum Probe {
 }
 
 impl Probe {
-    pub async fn call_describe<T: Send>(&self, store: &mut Store<T>) -> wasmtime::Result<ProbeInfo> {
+    pub async fn call_describe<T: Send>(
+        &self,
+        store: &mut Store<T>,
+    ) -> wasmtime::Result<ProbeInfo> {
         match self {
             Probe::V0_1(p) => p.call_describe(store).await,
             Probe::V0_2(p) => p.call_describe(store).await,

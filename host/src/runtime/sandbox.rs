@@ -190,8 +190,7 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<ProbeState>> {
     // 0.1.0 shares the newest `types` (no version changes them), under its own name.
     use v0_1::sonde::probe as v0_1;
     linker.instance("sonde:probe/types@0.1.0").map_err(link)?;
-    v0_1::host_metrics::add_to_linker::<_, HasMetrics>(&mut linker, metrics_view)
-        .map_err(link)?;
+    v0_1::host_metrics::add_to_linker::<_, HasMetrics>(&mut linker, metrics_view).map_err(link)?;
     v0_1::http::add_to_linker::<_, HasHttp>(&mut linker, http_view).map_err(link)?;
     v0_1::log::add_to_linker::<_, HasLog>(&mut linker, log_view).map_err(link)?;
     Ok(linker)

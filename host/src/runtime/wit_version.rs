@@ -132,9 +132,6 @@ mod tests {
         assert_eq!(serving("0.2.0"), Some(ContractVersion::V0_2));
         assert_eq!(serving("0.3.0"), None);
         assert_eq!(serving("0.0.9"), None);
-        assert_eq!(
-            host_versions(),
-            "sonde:probe@0.1.0 and sonde:probe@0.2.0"
-        );
+        assert_eq!(host_versions(), "sonde:probe@0.1.0 and sonde:probe@0.2.0");
     }
 }

@@ -132,6 +132,21 @@ pub fn probes_describe(cache: &Path, config: Option<&str>, wasm: &Path) -> Descr
     }
 }
 
+/// The value of the first sample of `run` named `name` with all of `labels`; fails the
+/// test when there is none.
+pub fn sample_value(run: &RunMessage, name: &str, labels: &[(&str, &str)]) -> f64 {
+    run.samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?} in {:?}", run.samples))
+        .value
+}
+
 /// Output of a finished `host` run.
 pub struct Finished {
     pub success: bool,

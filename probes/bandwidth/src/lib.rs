@@ -24,7 +24,7 @@
 //! `threshold_bytes_per_sec` (optional, a non-negative number).
 
 use sonde_probe::host::{self, NetCounters};
-use sonde_probe::{log, Counters, Info, Params, Probe, ProbeError, Samples};
+use sonde_probe::{log, only_named, Counters, Info, Params, Probe, ProbeError, Samples};
 
 const DIRECTIONS: [&str; 2] = ["receive", "transmit"];
 
@@ -72,27 +72,12 @@ impl Probe for Bandwidth {
 
     fn run(&mut self, params: &Params) -> Result<Samples, ProbeError> {
         let (wanted, threshold) = settings(params)?;
-        let now = host::network();
-        if let Some(wanted) = &wanted {
-            let missing: Vec<&str> = wanted
-                .iter()
-                .filter(|w| !now.iter().any(|n| &n.name == *w))
-                .map(String::as_str)
-                .collect();
-            if !missing.is_empty() {
-                let have: Vec<&str> = now.iter().map(|n| n.name.as_str()).collect();
-                return Err(ProbeError::Unavailable(format!(
-                    "interface {} not found; the host has: {}",
-                    missing.join(", "),
-                    have.join(", ")
-                )));
-            }
-        }
-        let selected = now
-            .into_iter()
-            .filter(|n| wanted.as_ref().is_none_or(|w| w.contains(&n.name)))
-            .map(|n| (n.name.clone(), counters(&n)))
-            .collect();
+        let selected = only_named(host::network(), wanted.as_deref(), "interface", |n| {
+            n.name.as_str()
+        })?
+        .into_iter()
+        .map(|n| (n.name.clone(), counters(&n)))
+        .collect();
         let mut out = Samples::new();
         for reading in self.previous.update(selected) {
             let interface = reading.key.as_str();
@@ -138,7 +123,12 @@ fn push(out: &mut Samples, interface: &str, values: [f64; 6], rates: bool) {
 }
 
 /// One event sample per byte rate strictly above `threshold`; returns the lines to log.
-fn threshold_events(out: &mut Samples, interface: &str, rates: &[f64; 6], threshold: f64) -> Vec<String> {
+fn threshold_events(
+    out: &mut Samples,
+    interface: &str,
+    rates: &[f64; 6],
+    threshold: f64,
+) -> Vec<String> {
     let mut messages = Vec::new();
     for (direction, rate) in DIRECTIONS.iter().zip(&rates[..2]) {
         if *rate <= threshold {
@@ -182,7 +172,12 @@ mod tests {
     #[test]
     fn counters_are_reported_under_the_opentelemetry_names() {
         let mut out = Samples::new();
-        push(&mut out, "eth0", [1000.0, 2000.0, 10.0, 20.0, 1.0, 2.0], false);
+        push(
+            &mut out,
+            "eth0",
+            [1000.0, 2000.0, 10.0, 20.0, 1.0, 2.0],
+            false,
+        );
         assert_eq!(
             names(&out),
             vec![
@@ -196,7 +191,9 @@ mod tests {
         );
         let values: Vec<f64> = out.iter().map(|s| s.value).collect();
         assert_eq!(values, [1000.0, 2000.0, 10.0, 20.0, 1.0, 2.0]);
-        assert!(out.iter().all(|s| s.label_value("interface") == Some("eth0")));
+        assert!(out
+            .iter()
+            .all(|s| s.label_value("interface") == Some("eth0")));
     }
 
     #[test]
@@ -225,7 +222,10 @@ mod tests {
         );
         assert_eq!(out[6].value, 500.0);
         assert_eq!(out[6].label_value("threshold"), Some("100"));
-        assert!(threshold_events(&mut out, "lo", &r, 500.0).is_empty(), "strictly above");
+        assert!(
+            threshold_events(&mut out, "lo", &r, 500.0).is_empty(),
+            "strictly above"
+        );
     }
 
     #[test]

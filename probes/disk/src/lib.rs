@@ -17,7 +17,7 @@
 //! those that never did any I/O.
 
 use sonde_probe::host::{self, DiskCounters};
-use sonde_probe::{Counters, Info, Params, Probe, ProbeError, Samples};
+use sonde_probe::{only_named, Counters, Info, Params, Probe, ProbeError, Samples};
 
 /// Indices into the counters of one device.
 const READ_BYTES: usize = 0;
@@ -48,7 +48,10 @@ impl Probe for Disk {
         let wanted: Option<Vec<String>> = params.get("device")?;
         let disks = select(host::disks(), wanted.as_deref())?;
         let mut out = Samples::new();
-        let readings = disks.iter().map(|d| (d.name.clone(), counters(d))).collect();
+        let readings = disks
+            .iter()
+            .map(|d| (d.name.clone(), counters(d)))
+            .collect();
         for reading in self.previous.update(readings) {
             push_counters(&mut out, &reading.key, &reading.now);
             if let Some(rates) = reading.change.per_second() {
@@ -60,8 +63,11 @@ impl Probe for Disk {
 }
 
 /// The devices `wanted`, in the host's order; without a list, the ones worth reporting.
-fn select(disks: Vec<DiskCounters>, wanted: Option<&[String]>) -> Result<Vec<DiskCounters>, ProbeError> {
-    let Some(wanted) = wanted else {
+fn select(
+    disks: Vec<DiskCounters>,
+    wanted: Option<&[String]>,
+) -> Result<Vec<DiskCounters>, ProbeError> {
+    if wanted.is_none() {
         return Ok(disks
             .into_iter()
             .filter(|d| {
@@ -69,21 +75,8 @@ fn select(disks: Vec<DiskCounters>, wanted: Option<&[String]>) -> Result<Vec<Dis
                 !virtual_device && counters(d).iter().any(|c| *c > 0)
             })
             .collect());
-    };
-    let missing: Vec<&str> = wanted
-        .iter()
-        .filter(|w| !disks.iter().any(|d| &d.name == *w))
-        .map(String::as_str)
-        .collect();
-    if !missing.is_empty() {
-        let have: Vec<&str> = disks.iter().map(|d| d.name.as_str()).collect();
-        return Err(ProbeError::Unavailable(format!(
-            "device {} not found; the host has: {}",
-            missing.join(", "),
-            have.join(", ")
-        )));
     }
-    Ok(disks.into_iter().filter(|d| wanted.contains(&d.name)).collect())
+    only_named(disks, wanted, "device", |d| d.name.as_str())
 }
 
 /// Read then write for each pair, then the io time.
@@ -109,19 +102,38 @@ fn push_counters(out: &mut Samples, device: &str, c: &[u64; 9]) {
         ("system.disk.merged", "{operation}", MERGED, 1.0),
     ];
     for (name, unit, at, scale) in pairs {
-        push_pair(out, device, name, unit, [c[at] as f64 * scale, c[at + 1] as f64 * scale]);
+        push_pair(
+            out,
+            device,
+            name,
+            unit,
+            [c[at] as f64 * scale, c[at + 1] as f64 * scale],
+        );
     }
     out.add("system.disk.io_time", c[IO_TIME_MS] as f64 / 1000.0, "s")
         .label("device", device);
 }
 
 fn push_rates(out: &mut Samples, device: &str, r: &[f64; 9]) {
-    push_pair(out, device, "sonde.disk.io.rate", "By/s", [r[READ_BYTES], r[READ_BYTES + 1]]);
-    push_pair(out, device, "sonde.disk.operation.rate", "{operation}/s", [r[READS], r[READS + 1]]);
+    push_pair(
+        out,
+        device,
+        "sonde.disk.io.rate",
+        "By/s",
+        [r[READ_BYTES], r[READ_BYTES + 1]],
+    );
+    push_pair(
+        out,
+        device,
+        "sonde.disk.operation.rate",
+        "{operation}/s",
+        [r[READS], r[READS + 1]],
+    );
     // ms of I/O per second of wall clock, as a share; queued requests can push the raw
     // figure past 1 only through clock skew, so cap it.
     let busy = (r[IO_TIME_MS] / 1000.0).min(1.0);
-    out.add("sonde.disk.busy", busy, "1").label("device", device);
+    out.add("sonde.disk.busy", busy, "1")
+        .label("device", device);
 }
 
 fn push_pair(out: &mut Samples, device: &str, name: &str, unit: &str, values: [f64; 2]) {
@@ -145,11 +157,11 @@ mod tests {
             name: name.into(),
             reads,
             writes: 2 * reads,
-            merged_reads: 1,
+            merged_reads: reads / 10,
             merged_writes: 0,
             read_bytes: 4096 * reads,
             written_bytes: 0,
-            read_time_ms: 1500,
+            read_time_ms: 150 * reads,
             write_time_ms: 0,
             io_time_ms: 500 * reads,
         }
@@ -157,11 +169,19 @@ mod tests {
 
     #[test]
     fn default_selection_skips_virtual_and_idle_devices() {
-        let all = vec![disk("loop0", 9), disk("nvme0n1", 1), disk("ram0", 1), disk("sdb", 0)];
+        let all = vec![
+            disk("loop0", 9),
+            disk("nvme0n1", 1),
+            disk("ram0", 1),
+            disk("sdb", 0),
+        ];
         let names = |d: Vec<DiskCounters>| d.into_iter().map(|d| d.name).collect::<Vec<_>>();
         assert_eq!(names(select(all.clone(), None).expect("ok")), ["nvme0n1"]);
         let asked = ["loop0".to_string(), "sdb".to_string()];
-        assert_eq!(names(select(all.clone(), Some(&asked)).expect("ok")), ["loop0", "sdb"]);
+        assert_eq!(
+            names(select(all.clone(), Some(&asked)).expect("ok")),
+            ["loop0", "sdb"]
+        );
         let e = select(all, Some(&["sdz".to_string()])).unwrap_err();
         assert_eq!(
             e,
@@ -175,16 +195,23 @@ mod tests {
     fn counters_in_opentelemetry_units_then_rates_and_busy() {
         let mut probe = Disk::default();
         let t0 = Instant::now();
-        let first = probe.previous.update_at(t0, vec![("sda".into(), counters(&disk("sda", 10)))]);
+        let first = probe
+            .previous
+            .update_at(t0, vec![("sda".into(), counters(&disk("sda", 10)))]);
         let mut out = Samples::new();
         push_counters(&mut out, "sda", &first[0].now);
         let read = [("device", "sda"), ("direction", "read")];
         let value = |s: &Samples, name: &str, labels: &[(&str, &str)]| {
-            s.find(name, labels).unwrap_or_else(|| panic!("no {name}")).value
+            s.find(name, labels)
+                .unwrap_or_else(|| panic!("no {name}"))
+                .value
         };
         assert_eq!(value(&out, "system.disk.io", &read), 40960.0);
         assert_eq!(value(&out, "system.disk.operation_time", &read), 1.5);
-        assert_eq!(value(&out, "system.disk.io_time", &[("device", "sda")]), 5.0);
+        assert_eq!(
+            value(&out, "system.disk.io_time", &[("device", "sda")]),
+            5.0
+        );
         assert_eq!(out.len(), 9);
 
         let second = probe.previous.update_at(

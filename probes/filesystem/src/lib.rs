@@ -19,7 +19,7 @@
 //! is not mounted fails the run as `unavailable`).
 
 use sonde_probe::host::{self, FilesystemUsage};
-use sonde_probe::{Info, Params, Probe, ProbeError, Samples};
+use sonde_probe::{only_named, Info, Params, Probe, ProbeError, Samples};
 
 #[derive(Default)]
 struct Filesystem;
@@ -47,36 +47,14 @@ impl Probe for Filesystem {
         let include_remote: bool = params.require("include_remote")?;
         let all = host::filesystems(include_remote);
         let mut out = Samples::new();
-        for fs in select(all, wanted.as_deref())? {
+        let selected = only_named(all, wanted.as_deref(), "mountpoint", |f| {
+            f.mountpoint.as_str()
+        })?;
+        for fs in selected {
             push(&mut out, &fs);
         }
         Ok(out)
     }
-}
-
-fn select(
-    all: Vec<FilesystemUsage>,
-    wanted: Option<&[String]>,
-) -> Result<Vec<FilesystemUsage>, ProbeError> {
-    let Some(wanted) = wanted else {
-        return Ok(all);
-    };
-    let missing: Vec<&str> = wanted
-        .iter()
-        .filter(|w| !all.iter().any(|f| &f.mountpoint == *w))
-        .map(String::as_str)
-        .collect();
-    if !missing.is_empty() {
-        return Err(ProbeError::Unavailable(format!(
-            "no filesystem reported at {} (not mounted, left out by the host, or did not \
-             answer in time)",
-            missing.join(", ")
-        )));
-    }
-    Ok(all
-        .into_iter()
-        .filter(|f| wanted.contains(&f.mountpoint))
-        .collect())
 }
 
 fn push(out: &mut Samples, fs: &FilesystemUsage) {
@@ -100,7 +78,11 @@ fn push(out: &mut Samples, fs: &FilesystemUsage) {
     }
     labelled.add("system.filesystem.limit", fs.total_bytes as f64, "By");
     let usable = used.saturating_add(fs.available_bytes);
-    let share = if usable == 0 { 0.0 } else { used as f64 / usable as f64 };
+    let share = if usable == 0 {
+        0.0
+    } else {
+        used as f64 / usable as f64
+    };
     labelled.add("system.filesystem.utilization", share, "1");
     if fs.total_inodes > 0 {
         let free = fs.free_inodes.min(fs.total_inodes);
@@ -148,11 +130,15 @@ mod tests {
         assert_eq!(state("system.filesystem.usage", "reserved"), Some(50.0));
         let limit = out.find("system.filesystem.limit", &labels).expect("limit");
         assert_eq!(limit.value, 1000.0);
-        let share = out.find("system.filesystem.utilization", &labels).expect("share");
+        let share = out
+            .find("system.filesystem.utilization", &labels)
+            .expect("share");
         assert_eq!(share.value, 700.0 / 950.0);
         assert_eq!(state("system.filesystem.inodes.usage", "used"), Some(60.0));
         assert_eq!(out.len(), 7);
-        assert!(out.iter().all(|s| s.label_value("device") == Some("/dev/sda1")));
+        assert!(out
+            .iter()
+            .all(|s| s.label_value("device") == Some("/dev/sda1")));
     }
 
     #[test]
@@ -161,18 +147,5 @@ mod tests {
         push(&mut out, &fs("/btrfs", 0));
         assert_eq!(out.len(), 5);
         assert!(out.find("system.filesystem.inodes.usage", &[]).is_none());
-    }
-
-    #[test]
-    fn selecting_mountpoints() {
-        let all = vec![fs("/", 1), fs("/data", 1)];
-        let picked = select(all.clone(), Some(&["/data".to_string()])).expect("mounted");
-        assert_eq!(picked.len(), 1);
-        assert_eq!(picked[0].mountpoint, "/data");
-        assert_eq!(select(all.clone(), None).expect("all").len(), 2);
-        assert!(matches!(
-            select(all, Some(&["/nope".to_string()])),
-            Err(ProbeError::Unavailable(m)) if m.starts_with("no filesystem reported at /nope")
-        ));
     }
 }

@@ -43,6 +43,7 @@ mod counters;
 mod info;
 mod params;
 mod samples;
+mod select;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -67,6 +68,7 @@ pub use counters::{Change, Counters, Reading};
 pub use info::Info;
 pub use params::{bad_param, ParamValue, Params};
 pub use samples::Samples;
+pub use select::only_named;
 
 /// The host's log, tagged with the job; at most 100 messages a run are kept.
 pub mod log {

@@ -43,10 +43,7 @@ pub struct Filesystems {
 
 impl Default for Filesystems {
     fn default() -> Self {
-        Filesystems::with_stat(
-            Arc::new(statvfs),
-            Duration::from_millis(STATVFS_BUDGET_MS),
-        )
+        Filesystems::with_stat(Arc::new(statvfs), Duration::from_millis(STATVFS_BUDGET_MS))
     }
 }
 
@@ -175,7 +172,11 @@ fn read_mountinfo() -> std::io::Result<String> {
 #[cfg(target_os = "linux")]
 fn statvfs(path: &Path) -> std::io::Result<FsStats> {
     let s = rustix::fs::statvfs(path)?;
-    let block = if s.f_frsize > 0 { s.f_frsize } else { s.f_bsize };
+    let block = if s.f_frsize > 0 {
+        s.f_frsize
+    } else {
+        s.f_bsize
+    };
     Ok(FsStats {
         total_bytes: s.f_blocks.saturating_mul(block),
         free_bytes: s.f_bfree.saturating_mul(block),

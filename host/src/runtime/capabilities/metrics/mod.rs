@@ -24,7 +24,9 @@ use crate::runtime::bindings::host_metrics::{
     self as wit, CpuTime, DiskCounters, FilesystemUsage, LoadAverage, MemoryInfo, NetCounters,
 };
 use filesystems::Filesystems;
-use procfs::{parse_diskstats, parse_loadavg, parse_proc_net_dev, parse_proc_stat, parse_uptime_ms};
+use procfs::{
+    parse_diskstats, parse_loadavg, parse_proc_net_dev, parse_proc_stat, parse_uptime_ms,
+};
 
 /// Readings this fresh are shared instead of re-read.
 pub const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(50);
@@ -186,4 +188,3 @@ impl wit::Host for MetricsView<'_> {
         Ok(self.0.disks())
     }
 }
-

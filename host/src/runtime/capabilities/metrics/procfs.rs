@@ -82,11 +82,9 @@ pub fn parse_proc_stat(text: &str) -> Vec<CpuTime> {
 /// Parse `/proc/loadavg` (`0.52 0.58 0.59 2/1234 5678`); `None` unless the first three
 /// fields are finite non-negative numbers.
 pub fn parse_loadavg(text: &str) -> Option<LoadAverage> {
-    let mut fields = text.split_ascii_whitespace().map(|f| {
-        f.parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite() && *v >= 0.0)
-    });
+    let mut fields = text
+        .split_ascii_whitespace()
+        .map(|f| f.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0));
     Some(LoadAverage {
         one_minute: fields.next()??,
         five_minutes: fields.next()??,
