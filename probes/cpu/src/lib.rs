@@ -110,10 +110,7 @@ mod tests {
         assert_eq!(user_share(&first, "0"), None, "no time at all yet");
         assert_eq!(first.len(), 8);
 
-        let second = cpu.report(vec![
-            (None, [40, 0, 0, 40, 0, 0, 0, 0]),
-            (Some(0), [0; 8]),
-        ]);
+        let second = cpu.report(vec![(None, [40, 0, 0, 40, 0, 0, 0, 0]), (Some(0), [0; 8])]);
         assert_eq!(user_share(&second, "total"), Some(0.75));
         assert_eq!(second.len(), 8);
     }

@@ -81,8 +81,14 @@ mod tests {
         let cases = [
             (vec![], "param url is required"),
             (vec![("url", "ftp://x/")], "param url: \"ftp://x/\""),
-            (vec![("url", "http://x/"), ("timeout_ms", "0")], "timeout_ms"),
-            (vec![("url", "http://x/"), ("timeout_ms", "-5")], "timeout_ms"),
+            (
+                vec![("url", "http://x/"), ("timeout_ms", "0")],
+                "timeout_ms",
+            ),
+            (
+                vec![("url", "http://x/"), ("timeout_ms", "-5")],
+                "timeout_ms",
+            ),
             (
                 vec![("url", "http://x/"), ("expect_status", "99")],
                 "expect_status",

@@ -103,7 +103,9 @@ mod tests {
             .expect("total");
         assert_eq!(total.value, 0.006);
         assert_eq!(total.unit, "s");
-        assert!(s.iter().all(|x| x.labels[0] == ("url".into(), "http://x/".into())));
+        assert!(s
+            .iter()
+            .all(|x| x.labels[0] == ("url".into(), "http://x/".into())));
     }
 
     #[test]

@@ -49,7 +49,11 @@ fn samples(m: &MemoryInfo) -> Result<Samples, ProbeError> {
         out.add("system.memory.usage", bytes as f64, "By")
             .label("state", state);
     }
-    out.add("system.memory.linux.available", m.available_bytes as f64, "By");
+    out.add(
+        "system.memory.linux.available",
+        m.available_bytes as f64,
+        "By",
+    );
     let used_share = m.used_bytes as f64 / m.total_bytes as f64;
     out.add("system.memory.utilization", used_share, "1")
         .label("state", "used");
@@ -95,7 +99,10 @@ mod tests {
         assert_eq!(value(&s, "system.memory.limit", &[]), 1000.0);
         assert_eq!(value(&s, "system.memory.utilization", &used), 0.25);
         assert_eq!(value(&s, "system.memory.linux.available", &[]), 750.0);
-        assert_eq!(value(&s, "system.paging.usage", &[("state", "free")]), 300.0);
+        assert_eq!(
+            value(&s, "system.paging.usage", &[("state", "free")]),
+            300.0
+        );
         assert_eq!(value(&s, "system.paging.utilization", &used), 0.25);
     }
 

@@ -70,9 +70,9 @@ impl<K: PartialEq + Clone, const N: usize> Counters<K, N> {
 
     /// [`Counters::update`] with the time of the readings given.
     pub fn update_at(&mut self, at: Instant, readings: Vec<(K, [u64; N])>) -> Vec<Reading<K, N>> {
-        let elapsed_secs = self
-            .at
-            .map_or(0.0, |before| at.saturating_duration_since(before).as_secs_f64());
+        let elapsed_secs = self.at.map_or(0.0, |before| {
+            at.saturating_duration_since(before).as_secs_f64()
+        });
         let out = readings
             .iter()
             .map(|(key, now)| {

@@ -263,6 +263,9 @@ mod tests {
     #[test]
     fn reading_an_undeclared_param_is_a_probe_bug_not_bad_config() {
         let p = parse(&[("url", "u")]).expect("params");
-        assert!(matches!(p.get::<u32>("timeout"), Err(ProbeError::Failed(_))));
+        assert!(matches!(
+            p.get::<u32>("timeout"),
+            Err(ProbeError::Failed(_))
+        ));
     }
 }

@@ -60,9 +60,9 @@ impl Samples {
 
     /// The first sample named `name` whose labels include all of `labels` (for tests).
     pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Option<&Sample> {
-        self.samples.iter().find(|s| {
-            s.name == name && labels.iter().all(|(k, v)| s.label_value(k) == Some(*v))
-        })
+        self.samples
+            .iter()
+            .find(|s| s.name == name && labels.iter().all(|(k, v)| s.label_value(k) == Some(*v)))
     }
 
     pub fn into_vec(self) -> Vec<Sample> {
