@@ -12,9 +12,13 @@ prereqs:
     tests/stack/prereqs.sh
     tests/stack/browser-prereqs.sh
 
-# Build every probe under probes/ to probes/<name>.wasm (and the test-only probes under tests/probes/).
-build-probes:
-    tests/stack/build-probes.sh
+# Build every probe under probes/ to probes/<name>.wasm (and the test-only probes under tests/probes/), or only the directories given.
+build-probes *dirs:
+    tests/stack/build-probes.sh {{dirs}}
+
+# Create probes/NAME/, a Rust probe on the sonde-probe SDK with a unit test, from probes/sdk/template/.
+new-probe name:
+    tests/stack/new-probe.sh {{name}}
 
 # Build the host and recorder binaries (release).
 build:

@@ -39,8 +39,12 @@ package_name() {
 
 pkgs=() # package names for the single cargo call
 dirs=() # matching crate directories
-for dir in probes/*/ tests/probes/*/; do
+# With arguments, only the probe directories named (e.g. build-probes.sh probes/cpu).
+given=("$@")
+(($# > 0)) || given=(probes/*/ tests/probes/*/)
+for dir in "${given[@]}"; do
     dir="${dir%/}"
+    [[ -d "$dir" ]] || die "$dir is not a directory"
     manifest="$dir/Cargo.toml"
     [[ -f "$manifest" ]] || continue
     if ! grep -Eq 'crate-type[[:space:]]*=.*"cdylib"' "$manifest"; then
