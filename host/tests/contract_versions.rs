@@ -212,7 +212,7 @@ fn probes_list_shows_contract_version_language_and_size() {
             "{listed}"
         );
         assert!(
-            cells[7..].iter().any(|c| *c == "wit-bindgen-rust"),
+            cells[7..].contains(&"wit-bindgen-rust"),
             "the producers section names the bindings generator: {listed}"
         );
     }

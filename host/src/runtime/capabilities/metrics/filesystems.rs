@@ -31,6 +31,9 @@ pub struct FsStats {
 
 type StatFn = dyn Fn(&Path) -> std::io::Result<FsStats> + Send + Sync;
 
+/// A list of filesystems and when it was read.
+type Snapshot = (Instant, Vec<FilesystemUsage>);
+
 /// The filesystems of the host's mount namespace, shared by every job.
 pub struct Filesystems {
     stat: Arc<StatFn>,
@@ -38,7 +41,7 @@ pub struct Filesystems {
     /// Mountpoints whose statvfs has not returned yet.
     in_flight: Arc<Mutex<HashSet<String>>>,
     /// The last answer, per `include_remote`; one refresh at a time.
-    cache: tokio::sync::Mutex<[Option<(Instant, Vec<FilesystemUsage>)>; 2]>,
+    cache: tokio::sync::Mutex<[Option<Snapshot>; 2]>,
 }
 
 impl Default for Filesystems {
@@ -219,14 +222,14 @@ mod tests {
     #[tokio::test]
     async fn a_hung_statvfs_is_abandoned_and_not_called_again_while_it_hangs() {
         let hung_calls = Arc::new(AtomicUsize::new(0));
-        let release = Arc::new(Mutex::new(()));
-        let held = lock(&release);
-        let (calls, gate) = (hung_calls.clone(), release.clone());
+        // The first statvfs of /hung waits until `release` is dropped.
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Mutex::new(gate);
+        let calls = hung_calls.clone();
         let fs = Filesystems::with_stat(
             Arc::new(move |p: &Path| {
-                if p == Path::new("/hung") {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    drop(lock(&gate));
+                if p == Path::new("/hung") && calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let _ = lock(&gate).recv();
                 }
                 Ok(STATS)
             }),
@@ -245,7 +248,7 @@ mod tests {
         assert_eq!(hung_calls.load(Ordering::SeqCst), 1);
 
         // Once it answers, it is asked again.
-        drop(held);
+        drop(release);
         for _ in 0..100 {
             if lock(&fs.in_flight).is_empty() {
                 break;

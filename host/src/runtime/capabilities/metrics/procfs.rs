@@ -96,7 +96,7 @@ pub fn parse_loadavg(text: &str) -> Option<LoadAverage> {
 /// milliseconds.
 pub fn parse_uptime_ms(text: &str) -> Option<u64> {
     let secs: f64 = text.split_ascii_whitespace().next()?.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0) as u64)
+    (secs.is_finite() && secs >= 0.0).then_some((secs * 1000.0) as u64)
 }
 
 /// Parse `/proc/diskstats`: `major minor name` then the counters (reads completed,
