@@ -193,3 +193,41 @@ fn the_rust_steps_of_writing_probes_work_as_written() {
         ["new-probe", "source", "unit tests", "build", "run", "list"]
     );
 }
+
+#[test]
+fn new_probe_refuses_bad_names_in_one_line_and_writes_nothing() {
+    let repo = common::repo_root();
+    let before = std::fs::read_dir(repo.join("probes"))
+        .expect("probes/")
+        .count();
+    for (name, says) in [
+        (
+            "Disk_Latency",
+            "use lowercase letters, digits and single hyphens",
+        ),
+        (
+            "disk--latency",
+            "use lowercase letters, digits and single hyphens",
+        ),
+        ("-x", "use lowercase letters, digits and single hyphens"),
+        (
+            "../escape",
+            "use lowercase letters, digits and single hyphens",
+        ),
+        ("sdk", "is reserved"),
+        ("cpu", "probes/cpu already exists"),
+    ] {
+        let out = Command::new(repo.join("tests/stack/new-probe.sh"))
+            .arg(name)
+            .output()
+            .expect("run new-probe.sh");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} was accepted");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(says), "{name}: {stderr}");
+    }
+    let after = std::fs::read_dir(repo.join("probes"))
+        .expect("probes/")
+        .count();
+    assert_eq!(before, after, "nothing was written under probes/");
+}
