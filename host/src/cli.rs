@@ -112,4 +112,67 @@ pub enum ProbesCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Make an ed25519 key pair for signing probe bundles: STEM.key (secret, 0600) and STEM.pub.
+    Keygen {
+        #[arg(value_name = "STEM", default_value = "sonde-fleet")]
+        stem: PathBuf,
+    },
+    /// Sign a probe component and publish it to the fleet's control topic.
+    Publish(PublishArgs),
+    /// Publish a signed tombstone: the job stops on the hosts it targets.
+    Stop {
+        /// The job to stop.
+        #[arg(value_name = "JOB")]
+        job: String,
+        #[command(flatten)]
+        bundle: BundleArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The probe component (.wasm).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The job's settings: a host.toml [[job]] table without `probe` (interval_ms, params,
+    /// allow_http, limits; `name` optional).
+    #[arg(long = "job", value_name = "TOML")]
+    pub job_toml: Option<PathBuf>,
+    /// The job name [default: `name` in --job, else the probe's own name].
+    #[arg(long, value_name = "JOB")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+}
+
+/// What every bundle carries: its signer, version, targets and where it goes.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The ed25519 secret key (PKCS#8 PEM, from `host probes keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub signing_key: PathBuf,
+    /// Only hosts whose name matches this glob (`web-*`).
+    #[arg(long = "target", value_name = "GLOB")]
+    pub hostname_glob: Option<String>,
+    /// Only hosts with this label in `[fleet] labels` (repeatable: all must match).
+    #[arg(long = "label", value_name = "K=V")]
+    pub labels: Vec<String>,
+    /// The share of the matching hosts (a canary), chosen by a hash of host and job name.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub percent: u8,
+    /// The bundle version; must be higher than every earlier bundle of the job
+    /// [default: the current time in milliseconds since 1970].
+    #[arg(long, value_name = "N")]
+    pub bundle_version: Option<u64>,
+    /// The control topic [default: `[fleet] topic`, else sonde.probes].
+    #[arg(long, value_name = "TOPIC")]
+    pub fleet_topic: Option<String>,
+    /// Write the signed bundle to this file instead of publishing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// host.toml whose [kafka] (brokers, TLS) and [fleet] topic are used; flags win.
+    #[arg(long = "config", short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::fleet::FleetToml;
 use crate::kafka::KafkaToml;
 use crate::runtime::limits::RunLimits;
 
@@ -41,6 +42,7 @@ pub struct HostToml {
     pub jobs: Vec<Spanned<JobToml>>,
     pub http: Option<HttpToml>,
     pub kafka: Option<KafkaToml>,
+    pub fleet: Option<FleetToml>,
 }
 
 /// Apply to every job that does not set the key itself (and to `--probes` jobs).
@@ -224,7 +226,7 @@ pub fn default_limits(defaults: &Defaults) -> RunLimits {
     }
 }
 
-fn resolve_job(
+pub(crate) fn resolve_job(
     job: &JobToml,
     defaults: &Defaults,
     base: &Path,

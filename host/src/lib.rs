@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod fleet;
 pub mod http;
 pub mod kafka;
 pub mod logging;

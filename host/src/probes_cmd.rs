@@ -1,4 +1,4 @@
-//! `host probes list [paths]` and `host probes describe FILE`.
+//! `host probes list [paths]`, `describe FILE`, and the fleet's `keygen`, `publish`, `stop`.
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +52,9 @@ pub async fn run(host: &Host, cmd: &ProbesCommand) -> anyhow::Result<()> {
             print!("{}", render(&probe.info));
             Ok(())
         }
+        ProbesCommand::Keygen { stem } => crate::fleet::publish::keygen(stem),
+        ProbesCommand::Publish(args) => crate::fleet::publish::publish(host, args).await,
+        ProbesCommand::Stop { job, bundle } => crate::fleet::publish::stop(job, bundle).await,
     }
 }
 

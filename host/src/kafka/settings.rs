@@ -148,10 +148,8 @@ impl Settings {
     /// The producer configuration: TLS with hostname verification, idempotence, acks=all, lz4,
     /// then the pass-through options.
     pub fn client_config(&self) -> ClientConfig {
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", &self.brokers)
-            .set("security.protocol", "ssl")
-            .set("enable.idempotence", "true")
+        let mut c = self.connection_config();
+        c.set("enable.idempotence", "true")
             .set("acks", "all")
             .set("max.in.flight.requests.per.connection", "5")
             .set("compression.type", "lz4")
@@ -161,9 +159,21 @@ impl Settings {
                 "queue.buffering.max.messages",
                 (2 * DEFAULT_IN_FLIGHT_MESSAGES).to_string(),
             )
-            // Come back quickly after an outage; librdkafka's default backs off to 10 s.
-            .set("reconnect.backoff.max.ms", "2000")
             .set("client.id", "sonde-host");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// How to reach the brokers, for any client: servers, TLS with hostname verification,
+    /// reconnect backoff. The fleet consumer and `host probes publish` use it too.
+    pub fn connection_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("security.protocol", "ssl")
+            // Come back quickly after an outage; librdkafka's default backs off to 10 s.
+            .set("reconnect.backoff.max.ms", "2000");
         if self.tls.insecure_skip_verify {
             c.set("enable.ssl.certificate.verification", "false")
                 .set("ssl.endpoint.identification.algorithm", "none");
@@ -177,9 +187,6 @@ impl Settings {
         if let Some((cert, key)) = &self.tls.client {
             c.set("ssl.certificate.location", cert.to_string_lossy())
                 .set("ssl.key.location", key.to_string_lossy());
-        }
-        for (k, v) in &self.options {
-            c.set(k, v);
         }
         c
     }
