@@ -32,8 +32,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return crate::probes_cmd::run(&host, cmd).await;
     }
 
-    if cli.run.probes.is_empty() && config.jobs.is_empty() {
-        anyhow::bail!("nothing to run: give --probes FILE_OR_DIR... or --config host.toml with [[job]] entries");
+    if cli.run.probes.is_empty() && config.jobs.is_empty() && config.toml.fleet.is_none() {
+        anyhow::bail!("nothing to run: give --probes FILE_OR_DIR... or --config host.toml with [[job]] entries or [fleet]");
     }
     let sources = JobSources::from_probe_args(
         &cli.run.probes,
@@ -75,6 +75,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         crate::schedule::once::run_all(&host, &sources, sink.as_ref(), &hostname, max_concurrency)
             .await
     } else {
+        let fleet = crate::fleet::service::start(
+            &cli.kafka,
+            &config,
+            &hostname,
+            host.load_limits.max_component_bytes,
+            &telemetry,
+        )?;
         let reloads = match &cli.run.config {
             Some(path) => crate::reload::on_sighup(crate::reload::Reloader::new(
                 path.clone(),
@@ -89,6 +96,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         let watcher = Watcher::new(host, sources)
             .with_load_failures(telemetry.load_failures.clone())
             .with_readiness(readiness.clone());
+        let watcher = match &fleet {
+            Some(fleet) => watcher.with_fleet(fleet.jobs.clone()),
+            None => watcher,
+        };
         watcher
             .run(&mut scheduler, shutdown_signal(), reloads)
             .await;

@@ -4,7 +4,7 @@
 //! is unchanged keep running untouched (their schedule and instance state go on). A file
 //! that does not parse or check is logged, with every problem, and the running
 //! configuration stays. Process-wide keys (`max_concurrency`, `hostname`, `cache_dir`,
-//! `metrics_addr`, the loading limits, `[http]`, `[kafka]`) need a restart: a reload that changes them says
+//! `metrics_addr`, the loading limits, `[http]`, `[kafka]`, `[fleet]`) need a restart: a reload that changes them says
 //! so and applies the jobs only.
 
 use std::path::PathBuf;
@@ -44,6 +44,7 @@ fn restart_only_changes(old: &HostToml, new: &HostToml) -> Vec<&'static str> {
     );
     check("[http]", old.http != new.http);
     check("[kafka]", old.kafka != new.kafka);
+    check("[fleet]", old.fleet != new.fleet);
     changed
 }
 

@@ -10,6 +10,8 @@
 
 use sonde_telemetry::{Counter, Gauge, Histogram, Registry};
 
+use crate::fleet::apply::{ExportedCounters, FleetCounters, REFUSAL_REASONS};
+
 /// Run durations, seconds: from sub-millisecond host-metrics probes to HTTP checks near
 /// their timeout.
 const RUN_SECONDS: &[f64] = &[
@@ -34,6 +36,8 @@ pub const KAFKA_CONNECTED: &str = "sonde_host_kafka_connected";
 pub const DELIVERY_ERRORS: &str = "sonde_host_kafka_delivery_errors_total";
 pub const DELIVERY_LATENCY: &str = "sonde_host_kafka_delivery_latency_seconds";
 pub const BUILD_INFO: &str = "sonde_host_build_info";
+pub const FLEET_ACCEPTED: &str = "sonde_host_fleet_bundles_accepted_total";
+pub const FLEET_REFUSED: &str = "sonde_host_fleet_bundles_refused_total";
 
 /// The host's registry and its process-wide handles.
 #[derive(Clone)]
@@ -104,6 +108,28 @@ impl Telemetry {
                 &[("sonde_job", job)],
             ),
         }
+    }
+
+    /// The fleet's bundle counters, exported here.
+    pub fn fleet(&self) -> FleetCounters {
+        let r = &self.registry;
+        FleetCounters::exported(ExportedCounters {
+                accepted: r.counter(
+                    FLEET_ACCEPTED,
+                    "Probe bundles from the control topic that verified and were newer than any seen for their job.",
+                    &[],
+                ),
+                refused: REFUSAL_REASONS
+                    .iter()
+                    .map(|reason| {
+                        r.counter(
+                            FLEET_REFUSED,
+                            "Probe bundles refused, by reason (unsigned, unknown_key, bad_signature, malformed, oversize, sha256_mismatch, replay, bad_job); none of them runs.",
+                            &[("reason", reason)],
+                        )
+                    })
+                    .collect(),
+        })
     }
 
     /// The handles of the Kafka delivery thread and the spool gauges.

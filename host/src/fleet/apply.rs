@@ -41,13 +41,35 @@ pub const REFUSAL_REASONS: [&str; 8] = [
     "bad_job",
 ];
 
+/// Bundles taken and refused: read here, and exported as Prometheus counters when made by
+/// [`crate::telemetry::Telemetry::fleet`].
 #[derive(Debug, Default)]
 pub struct FleetCounters {
-    pub accepted: AtomicU64,
+    accepted: AtomicU64,
     refused: [AtomicU64; REFUSAL_REASONS.len()],
+    exported: Option<ExportedCounters>,
+}
+
+/// The `/metrics` side of [`FleetCounters`].
+#[derive(Debug)]
+pub(crate) struct ExportedCounters {
+    pub accepted: sonde_telemetry::Counter,
+    /// In the order of [`REFUSAL_REASONS`].
+    pub refused: Vec<sonde_telemetry::Counter>,
 }
 
 impl FleetCounters {
+    pub(crate) fn exported(exported: ExportedCounters) -> Self {
+        FleetCounters {
+            exported: Some(exported),
+            ..FleetCounters::default()
+        }
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
     pub fn refused(&self, reason: &str) -> u64 {
         REFUSAL_REASONS
             .iter()
@@ -55,9 +77,19 @@ impl FleetCounters {
             .map_or(0, |i| self.refused[i].load(Ordering::Relaxed))
     }
 
+    fn count_accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        if let Some(e) = &self.exported {
+            e.accepted.increment(1);
+        }
+    }
+
     fn count_refusal(&self, reason: &str) {
         if let Some(i) = REFUSAL_REASONS.iter().position(|r| *r == reason) {
             self.refused[i].fetch_add(1, Ordering::Relaxed);
+            if let Some(c) = self.exported.as_ref().and_then(|e| e.refused.get(i)) {
+                c.increment(1);
+            }
         }
     }
 }
@@ -224,7 +256,7 @@ impl Fleet {
                 digest,
             },
         );
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        self.counters.count_accepted();
         if !self.selects(&v) {
             tracing::info!(job = %job, version = v.meta.version, "fleet bundle taken; it does not target this host, the job stays as it is here");
             return Outcome::Taken { changed: false };

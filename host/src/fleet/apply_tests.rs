@@ -89,7 +89,7 @@ fn newer_wins_older_is_a_replay_and_rollback_is_a_newer_version() {
     assert_eq!(jobs[0].sha256, hex::encode(Sha256::digest(b"one")));
     assert_eq!(jobs[0].version, 3);
     assert_eq!(f.counters.refused("replay"), 2);
-    assert_eq!(f.counters.accepted.load(Ordering::Relaxed), 3);
+    assert_eq!(f.counters.accepted(), 3);
     assert_eq!(f.offsets().get(&0), Some(&6));
 }
 

@@ -22,6 +22,7 @@ pub struct BundleJobToml {
     pub timeout_ms: Option<u64>,
     pub max_memory_bytes: Option<u64>,
     pub max_samples: Option<u32>,
+    pub max_output_bytes: Option<u64>,
 }
 
 /// Parse the job settings; errors name the line.
@@ -56,6 +57,7 @@ pub fn spec(
         timeout_ms: t.timeout_ms,
         max_memory_bytes: t.max_memory_bytes,
         max_samples: t.max_samples,
+        max_output_bytes: t.max_output_bytes,
     };
     let mut spec = resolve_job(&as_config, defaults, Path::new(""), &[], origin)?;
     spec.probe_path = probe_path.to_path_buf();

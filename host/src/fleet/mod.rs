@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod job;
 pub mod keys;
 pub mod publish;
+pub mod service;
 pub mod state;
 pub mod target;
 
@@ -24,7 +25,7 @@ use serde::Deserialize;
 pub const DEFAULT_FLEET_TOPIC: &str = "sonde.probes";
 
 /// `[fleet]` in host.toml.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetToml {
     /// The control topic [default: sonde.probes].

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinSet;
 
 use crate::config::{default_limits, Defaults, JobSpec};
+use crate::fleet::service::{add_jobs, check_component, FleetJobs};
 use crate::runtime::probe::{Host, LoadedProbe};
 use crate::schedule::job::Job;
 use crate::schedule::scheduler::Scheduler;
@@ -148,6 +149,8 @@ pub struct Watcher {
     load_failures: sonde_telemetry::Counter,
     /// Set ready once the files present at start have been loaded (or failed to load).
     readiness: Option<sonde_telemetry::Readiness>,
+    /// Jobs delivered as signed bundles (`[fleet]`), beside the sources'.
+    fleet: Option<FleetJobs>,
 }
 
 impl Watcher {
@@ -163,7 +166,32 @@ impl Watcher {
             start_failures: 0,
             load_failures: sonde_telemetry::Counter::noop(),
             readiness: None,
+            fleet: None,
         }
+    }
+
+    /// Also run the fleet's jobs; a change to them is taken in at once.
+    pub fn with_fleet(mut self, jobs: FleetJobs) -> Self {
+        self.fleet = Some(jobs);
+        self
+    }
+
+    /// Every job that should exist now: the sources', then the fleet's.
+    fn specs(&self) -> (Vec<JobSpec>, Vec<String>) {
+        let (mut specs, mut problems) = self.sources.specs();
+        if let Some(fleet) = &self.fleet {
+            add_jobs(&mut specs, &mut problems, &fleet.borrow());
+        }
+        (specs, problems)
+    }
+
+    /// A fleet job's file must hold the component its verified bundle names.
+    fn check_fleet_component(&mut self, spec: &JobSpec, sha256: &str) -> bool {
+        let checked = match &self.fleet {
+            Some(fleet) => check_component(&fleet.borrow(), spec, sha256),
+            None => Ok(()),
+        };
+        checked.map_err(|e| self.report(e)).is_ok()
     }
 
     /// Count every reported problem (a file that does not load, a job that cannot start).
@@ -190,7 +218,7 @@ impl Watcher {
     /// the probes loaded so far. With `debounce`, a file seen for the first time or changed
     /// since the last pass waits for the next pass.
     pub async fn poll(&mut self, scheduler: &mut Scheduler, debounce: bool) {
-        let (specs, problems) = self.sources.specs();
+        let (specs, problems) = self.specs();
         for p in problems {
             self.report(p);
         }
@@ -221,7 +249,7 @@ impl Watcher {
             // Keep whatever was running; retried when the file changes again.
             Err(e) => self.report(format!("{e:#}")),
         }
-        let (specs, _) = self.sources.specs();
+        let (specs, _) = self.specs();
         self.reconcile(scheduler, specs).await;
     }
 
@@ -253,6 +281,9 @@ impl Watcher {
             else {
                 continue;
             };
+            if !self.check_fleet_component(&spec, &probe.sha256) {
+                continue;
+            }
             let changed = match self.running.get_mut(&spec.name) {
                 Some((running, _)) if !running.same_job(&spec) => true,
                 Some((running, sha)) => {
@@ -354,6 +385,7 @@ impl Watcher {
         let mut ticks = tokio::time::interval(Duration::from_millis(POLL_INTERVAL_MS));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.reset();
+        let mut fleet = self.fleet.clone();
         loop {
             if first_pass_pending && self.loads.is_empty() {
                 first_pass_pending = false;
@@ -372,8 +404,20 @@ impl Watcher {
                 },
                 Some(sources) = reloads.recv() => self.set_sources(scheduler, sources).await,
                 _ = ticks.tick() => self.poll(scheduler, true).await,
+                true = fleet_changed(&mut fleet) => self.poll(scheduler, false).await,
+                _ = tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)) => self.poll(scheduler, true).await,
             }
         }
         self.loads.abort_all();
     }
+}
+
+/// Resolves when the fleet's jobs change; never without a fleet (or once it is gone).
+async fn fleet_changed(fleet: &mut Option<FleetJobs>) -> bool {
+    if let Some(rx) = fleet {
+        if rx.changed().await.is_ok() {
+            return true;
+        }
+    }
+    std::future::pending().await
 }
