@@ -118,15 +118,18 @@ pub enum ProbesCommand {
         stem: PathBuf,
     },
     /// Sign a probe component and publish it to the fleet's control topic.
-    Publish(PublishArgs),
+    Publish(Box<PublishArgs>),
     /// Publish a signed tombstone: the job stops on the hosts it targets.
-    Stop {
-        /// The job to stop.
-        #[arg(value_name = "JOB")]
-        job: String,
-        #[command(flatten)]
-        bundle: BundleArgs,
-    },
+    Stop(Box<StopArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The job to stop.
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
 }
 
 #[derive(Debug, Args)]

@@ -54,7 +54,7 @@ pub async fn run(host: &Host, cmd: &ProbesCommand) -> anyhow::Result<()> {
         }
         ProbesCommand::Keygen { stem } => crate::fleet::publish::keygen(stem),
         ProbesCommand::Publish(args) => crate::fleet::publish::publish(host, args).await,
-        ProbesCommand::Stop { job, bundle } => crate::fleet::publish::stop(job, bundle).await,
+        ProbesCommand::Stop(args) => crate::fleet::publish::stop(&args.job, &args.bundle).await,
     }
 }
 

@@ -74,7 +74,8 @@ fn each_kind_of_bad_bundle_has_its_reason() {
 #[test]
 fn signed_but_unacceptable_metadata_is_malformed() {
     let component = b"c".to_vec();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Metadata)>)> = vec![
+    type Change = Box<dyn Fn(&mut Metadata)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("job name", Box::new(|m| m.job = "../etc/passwd".into())),
         ("job name", Box::new(|m| m.job = String::new())),
         ("percent", Box::new(|m| m.target.percent = 0)),

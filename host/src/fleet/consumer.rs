@@ -138,7 +138,7 @@ fn lookup_partitions(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<usi
         .find(|t| t.name() == topic)
         .context("topic missing from the metadata")?;
     if let Some(e) = t.error() {
-        anyhow::bail!("{:?}", rdkafka::types::RDKafkaRespErr::from(e));
+        anyhow::bail!("{e:?}");
     }
     if t.partitions().is_empty() {
         anyhow::bail!("no partitions");

@@ -163,7 +163,7 @@ mod tests {
     fn a_secret_key_is_not_a_public_key() {
         let dir = tempfile::tempdir().unwrap();
         let (secret, _, _) = generate(&dir.path().join("k")).unwrap();
-        let err = TrustedKeys::load(&[secret.clone()])
+        let err = TrustedKeys::load(std::slice::from_ref(&secret))
             .unwrap_err()
             .to_string();
         assert!(err.contains("not an ed25519 public key"), "{err}");

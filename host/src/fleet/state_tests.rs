@@ -15,7 +15,8 @@ fn default_dir_order() {
         ("XDG_STATE_HOME", "/home/u/.state"),
         ("HOME", "/home/u"),
     ];
-    let cases: [(&[(&str, &str)], bool, Option<&str>); 6] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], bool, Option<&'a str>);
+    let cases: [Case; 6] = [
         (&all, false, Some("/var/lib/sonde/fleet")),
         (&all[1..], true, Some("/var/lib/sonde/fleet")),
         (&all[1..], false, Some("/home/u/.state/sonde/fleet")),
