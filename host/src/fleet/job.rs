@@ -1,39 +1,27 @@
 //! A bundle's job settings (`--job TOML`) turned into a [`JobSpec`] the way host.toml's
 //! `[[job]]` entries are: the same defaults, limits and checks.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::config::{resolve_job, Defaults, JobSpec, JobToml};
 
-/// A `[[job]]` table without `probe` (the bundle carries it); `name`, when given, must be
-/// the bundle's job.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BundleJobToml {
-    pub name: Option<String>,
-    pub interval_ms: Option<u64>,
-    #[serde(default)]
-    pub params: BTreeMap<String, toml::Value>,
-    #[serde(default)]
-    pub allow_http: Vec<String>,
-    pub timeout_ms: Option<u64>,
-    pub max_memory_bytes: Option<u64>,
-    pub max_samples: Option<u32>,
-    pub max_output_bytes: Option<u64>,
-}
-
-/// Parse the job settings; errors name the line.
-pub fn parse(text: &str) -> Result<BundleJobToml, String> {
-    toml::from_str(text).map_err(|e| {
+/// The job settings of a bundle: a `[[job]]` table without `probe` (the bundle carries
+/// it); `name`, when given, must be the bundle's job. Errors name the line or the key.
+pub fn parse(text: &str) -> Result<JobToml, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| {
         let line = e
             .span()
             .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
             .unwrap_or(0);
         format!("job settings line {line}: {}", e.message().trim())
-    })
+    })?;
+    if table.contains_key("probe") {
+        return Err("job settings: unknown field `probe`: the bundle carries the component".into());
+    }
+    table.insert("probe".into(), toml::Value::String("bundle.wasm".into()));
+    JobToml::deserialize(table).map_err(|e| format!("job settings: {}", e.message().trim()))
 }
 
 /// The job `job` running the component at `probe_path` with the settings `text`.
@@ -44,22 +32,12 @@ pub fn spec(
     defaults: &Defaults,
     origin: &str,
 ) -> anyhow::Result<JobSpec> {
-    let t = parse(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    let mut t = parse(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
     if let Some(name) = t.name.as_ref().filter(|n| *n != job) {
         anyhow::bail!("{origin}: the job settings name job {name:?}, the bundle is for {job:?}");
     }
-    let as_config = JobToml {
-        name: Some(job.to_owned()),
-        probe: "bundle.wasm".into(),
-        interval_ms: t.interval_ms,
-        params: t.params,
-        allow_http: t.allow_http,
-        timeout_ms: t.timeout_ms,
-        max_memory_bytes: t.max_memory_bytes,
-        max_samples: t.max_samples,
-        max_output_bytes: t.max_output_bytes,
-    };
-    let mut spec = resolve_job(&as_config, defaults, Path::new(""), &[], origin)?;
+    t.name = Some(job.to_owned());
+    let mut spec = resolve_job(&t, defaults, Path::new(""), &[], origin)?;
     spec.probe_path = probe_path.to_path_buf();
     Ok(spec)
 }
