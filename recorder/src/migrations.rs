@@ -69,6 +69,11 @@ CREATE TABLE dead_letter (
         "series of the bundled probes take the OpenTelemetry-conformant metric names",
         RENAME_TO_OTEL_NAMES,
     ),
+    (
+        3,
+        "probe_run.component_sha256: which component build produced each run",
+        "ALTER TABLE probe_run ADD COLUMN component_sha256 text",
+    ),
 ];
 
 /// The bundled probes' series recorded under the names of Sonde 0.1 take the names of

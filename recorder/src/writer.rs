@@ -33,11 +33,12 @@ pub struct Written {
 
 const STAGE_RUN_SQL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_run (
     run_id uuid, host text, probe text, probe_version text, job text, started_at timestamptz,
-    duration_us bigint, status text, error text, topic text, \"partition\" integer, \"offset\" bigint
+    duration_us bigint, status text, error text, component_sha256 text,
+    topic text, \"partition\" integer, \"offset\" bigint
 ) ON COMMIT DELETE ROWS";
 
 const RUN_COLUMNS: &str =
-    "run_id, host, probe, probe_version, job, started_at, duration_us, status, error, topic, \"partition\", \"offset\"";
+    "run_id, host, probe, probe_version, job, started_at, duration_us, status, error, component_sha256, topic, \"partition\", \"offset\"";
 
 /// A PostgreSQL session that survives the server going away.
 pub struct Writer {
@@ -174,7 +175,7 @@ impl Writer {
                 sonde_message::RunStatus::Error => "error",
             };
             stage
-                .row(12)
+                .row(13)
                 .uuid(&m.run_id)
                 .text(&m.host)
                 .text(&m.probe)
@@ -184,6 +185,7 @@ impl Writer {
                 .i64(i64::try_from(m.duration_us).unwrap_or(i64::MAX))
                 .text(status)
                 .opt_text(m.error.as_deref())
+                .opt_text(m.component_sha256.as_deref())
                 .text(&r.topic)
                 .i32(r.partition)
                 .i64(r.offset);

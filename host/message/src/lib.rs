@@ -6,11 +6,26 @@
 //! {"v":1,"run_id":"0190…","host":"web-1","probe":"cpu","probe_version":"0.1.0",
 //!  "job":"cpu","started_at":"2026-11-22T20:00:00.123Z","duration_us":412,
 //!  "status":"ok","error":null,
-//!  "samples":[{"name":"system.cpu.utilization","value":0.12,"unit":"1","labels":{"state":"user"}}]}
+//!  "samples":[{"name":"system.cpu.utilization","value":0.12,"unit":"1","labels":{"state":"user"}}],
+//!  "component_sha256":"b159…7542"}
 //! ```
 //!
 //! A failed run is a message too (`status: "error"`, `error` set, no samples).
-//! [`decode`] is strict: anything it rejects belongs in the recorder's dead-letter table.
+//! [`decode`] is strict about the fields it knows: anything it rejects belongs in the
+//! recorder's dead-letter table.
+//!
+//! # How the format evolves (docs/message-format.md)
+//!
+//! Within a version `v`:
+//! - a new field is optional: absent means its default, and a writer leaves it out when
+//!   it has nothing to say (`component_sha256` from hosts that predate it, or any other
+//!   optional field such as a count that is 0), so every earlier message stays valid;
+//! - a decoder ignores fields it does not know, in the run and in its samples, so a newer
+//!   writer never breaks an older reader that follows this rule;
+//! - what a field means never changes: removing one, making one required or changing its
+//!   type, unit or meaning takes a new `v`, which older readers refuse with the reason.
+//!
+//! Recorders before this rule refused unknown fields; upgrade recorders before hosts once.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +46,6 @@ pub const MAX_FUTURE_SKEW_SECS: i64 = 3600;
 
 /// One probe run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RunMessage {
     pub v: u32,
     /// UUID v7: unique per run, the recorder's de-duplication key.
@@ -46,6 +60,10 @@ pub struct RunMessage {
     pub error: Option<String>,
     #[serde(default)]
     pub samples: Vec<Sample>,
+    /// sha256 (lowercase hex) of the component that ran: which build produced this run.
+    /// Absent from hosts that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +75,6 @@ pub enum RunStatus {
 
 /// One measured value, OpenTelemetry-style name and unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Sample {
     pub name: String,
     pub value: f64,
@@ -87,6 +104,7 @@ impl RunMessage {
             status: RunStatus::Ok,
             error: None,
             samples: Vec::new(),
+            component_sha256: None,
         }
     }
 
@@ -128,7 +146,8 @@ impl DecodeError {
 
 /// Decode and validate one payload, `now` being the receiver's clock.
 ///
-/// Rejects: malformed JSON, a `v` other than [`VERSION`], missing or unknown fields,
+/// Rejects: malformed JSON, a `v` other than [`VERSION`], missing fields, a
+/// `component_sha256` that is not 64 lowercase hex digits,
 /// empty host/probe, non-finite values, a `started_at` more than [`MAX_FUTURE_SKEW_SECS`]
 /// in the future, and an `ok` run carrying an error or an `error` run without one.
 pub fn decode(payload: &[u8], now: DateTime<Utc>) -> Result<RunMessage, DecodeError> {
@@ -183,6 +202,11 @@ impl RunMessage {
             (RunStatus::Ok, Some(_)) => return invalid("status `ok` with an `error` text".into()),
             _ => {}
         }
+        if let Some(sha) = &self.component_sha256 {
+            if !is_sha256_hex(sha) {
+                return invalid("`component_sha256` is not 64 lowercase hex digits".into());
+            }
+        }
         for (i, s) in self.samples.iter().enumerate() {
             if s.name.is_empty() {
                 return invalid(format!("sample {i} has an empty name"));
@@ -193,6 +217,10 @@ impl RunMessage {
         }
         Ok(())
     }
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]

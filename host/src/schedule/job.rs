@@ -72,6 +72,7 @@ impl Job {
             &self.spec.name,
             started_at,
         );
+        msg.component_sha256 = Some(self.probe.sha256.clone());
         let result = self.run_instance(host).await;
         msg.duration_us = clock.elapsed().as_micros() as u64;
         match result {
