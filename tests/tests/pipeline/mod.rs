@@ -6,6 +6,7 @@
 //! default runs every drill with shortened durations.
 #![allow(dead_code, unused_imports)] // each drill uses its own subset
 
+pub mod fleet;
 pub mod ledger;
 pub mod page;
 pub mod procs;
