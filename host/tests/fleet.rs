@@ -10,8 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use sonde_tests::{create_topic, free_port, http_get, kafka_client_config, unique_topic, Env};
+use sonde_tests::{create_topic, free_port, http_get, produce_raw, unique_topic, Env};
 
 use common::*;
 use kafka_support::{block_on, wait_until};
@@ -29,18 +28,6 @@ fn host(args: &[&str]) -> String {
     );
     assert!(out.status.success(), "host {args:?}: {text}");
     text
-}
-
-/// Produce raw bytes to the control topic, as anyone with write access to it could.
-fn produce_raw(env: &Env, topic: &str, key: &str, payload: &[u8]) {
-    let producer: BaseProducer = kafka_client_config(env, &env.host_cert_dir)
-        .create()
-        .expect("producer");
-    producer
-        .send(BaseRecord::to(topic).key(key).payload(payload))
-        .map_err(|(e, _)| e)
-        .expect("send");
-    producer.flush(Duration::from_secs(30)).expect("flush");
 }
 
 fn config(dir: &Path, env: &Env, ctl: &str, out: Option<&str>) -> std::path::PathBuf {

@@ -59,6 +59,24 @@ pub fn test_consumer_config(env: &Env, cert_dir: &Path, group_id: &str) -> Clien
     config
 }
 
+/// Writes `payload` under `key` to `topic` with the host's client certificate, bypassing
+/// every check Sonde's own producers make (as anyone with write access to the topic could).
+///
+/// # Panics
+/// When the broker does not take the message, hinting at `just up`.
+pub fn produce_raw(env: &Env, topic: &str, key: &str, payload: &[u8]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = kafka_client_config(env, &env.host_cert_dir)
+        .create()
+        .unwrap_or_else(|e| panic!("Kafka producer: {e}"));
+    if let Err((e, _)) = producer.send(BaseRecord::to(topic).key(key).payload(payload)) {
+        panic!("sending to {topic}: {e} ({STACK_DOWN}?)");
+    }
+    if let Err(e) = producer.flush(Duration::from_secs(30)) {
+        panic!("flushing to {topic}: {e} ({STACK_DOWN}?)");
+    }
+}
+
 /// Creates `name` with `partitions` partitions (replication 1) through the TLS listener with
 /// the host's client cert. The broker auto-creates unknown topics with 4 partitions, so
 /// tests that care about the partition count create their topic first. An existing topic

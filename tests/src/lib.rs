@@ -17,8 +17,8 @@ pub mod wat;
 pub use env::{workspace_root, Env, STACK_DOWN};
 pub use http::{http_get, program};
 pub use kafka::{
-    create_topic, kafka_client_config, test_consumer_config, try_create_topic, unique_topic,
-    TEST_HEARTBEAT_INTERVAL_MS, TEST_SESSION_TIMEOUT_MS,
+    create_topic, kafka_client_config, produce_raw, test_consumer_config, try_create_topic,
+    unique_topic, TEST_HEARTBEAT_INTERVAL_MS, TEST_SESSION_TIMEOUT_MS,
 };
 pub use postgres::{
     create_test_database, pg_config, pg_connect, verify_full_tls, TEST_DATABASE_PREFIX,

@@ -6,7 +6,8 @@
 //!    (the host names are picked with the hosts' own bucket function so that it is so);
 //! 3. a bundle signed by an untrusted key and one whose component is not the one signed,
 //!    both with higher versions than anything else, are refused on every host;
-//! 4. rollback: v1's component again, as version 3, to every host.
+//! 4. rollback: v1's component again, as version 3, to every host;
+//! 5. a signed tombstone (version 4) stops the job everywhere.
 //!
 //! At the end PostgreSQL must show, per host, exactly which component sha256 produced
 //! which runs, in which window; the drill prints the time from each publish to the first
@@ -18,11 +19,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pipeline::fleet::{produce_raw, FleetHost, Operator};
+use pipeline::fleet::{FleetHost, Operator};
 use pipeline::{probe, Pipeline, Proc};
 use sha2::{Digest, Sha256};
 use sonde_host::fleet::target::bucket;
-use sonde_tests::{create_topic, unique_topic, Env};
+use sonde_tests::{create_topic, produce_raw, unique_topic, Env};
 
 const JOB: &str = "probe";
 const CANARY_PERCENT: u64 = 34;
@@ -182,14 +183,27 @@ async fn a_probe_rolled_out_canaried_and_rolled_back_over_the_control_topic() {
     bytes[last] ^= 0x01;
     let tampered_sha =
         hex_of(&bytes[bytes.len() - std::fs::metadata(&bandwidth).expect("size").len() as usize..]);
-    produce_raw(&p, &control, JOB, &bytes);
+    produce_raw(&p.env, &control, JOB, &bytes);
 
     // 4. Roll back: v1's component as version 3, everywhere.
     let t3 = op.publish(&v1, JOB, "release", 3, &job);
     let firsts = wait_for_runs_of(&p, &mut procs, &[&canary], &sha1, t3).await;
     report("rollback", t3, &firsts);
-    // A few more runs on every host after the rollback, then stop and let the recorder catch up.
+    // A few more runs on every host after the rollback, then a signed tombstone stops the job.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let t4 = op.stop(JOB, "release", 4);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !hosts
+        .iter()
+        .all(|h| h.log().contains("job stopped job=probe"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tombstone did not stop the job everywhere"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     for proc in procs.iter_mut() {
         assert!(proc.terminate(Duration::from_secs(60)), "host did not stop");
     }
@@ -209,6 +223,19 @@ async fn a_probe_rolled_out_canaried_and_rolled_back_over_the_control_topic() {
                 .count();
             assert_eq!(n, 1, "{}: one {reason} refusal:\n{log}", h.name);
         }
+    }
+
+    // Nothing ran after the tombstone (a run in flight when it arrived may finish).
+    for (host, by_sha) in &stored {
+        let late: Vec<_> = by_sha
+            .values()
+            .flatten()
+            .filter(|t| **t > t4 + chrono::Duration::seconds(1))
+            .collect();
+        assert!(
+            late.is_empty(),
+            "{host} ran the job after the tombstone: {late:?}"
+        );
     }
 
     // Per host, exactly which component produced which runs.

@@ -1,15 +1,10 @@
-//! The fleet drill's tools: `host probes keygen/publish` as an operator runs them, raw
-//! writes to the control topic as an attacker with topic access could make them, and hosts
-//! that follow the control topic, each with its own name, labels and state directory.
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+//! The fleet drill's tools: `host probes keygen/publish/stop` as an operator runs them,
+//! and hosts that follow the control topic, each with its own name, labels and state
+//! directory.
 
 use chrono::{DateTime, Utc};
-
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use sonde_tests::kafka_client_config;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use super::{binary, Pipeline, Proc};
 
@@ -27,20 +22,6 @@ pub fn host_cli(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Writes `payload` to `topic` under `key`, bypassing every check `publish` makes.
-pub fn produce_raw(p: &Pipeline, topic: &str, key: &str, payload: &[u8]) {
-    let producer: BaseProducer = kafka_client_config(&p.env, &p.env.host_cert_dir)
-        .create()
-        .expect("Kafka producer");
-    producer
-        .send(BaseRecord::to(topic).key(key).payload(payload))
-        .map_err(|(e, _)| e)
-        .expect("send to the control topic");
-    producer
-        .flush(Duration::from_secs(30))
-        .expect("flush to the control topic");
 }
 
 /// The operator's side: keys and the control topic.
@@ -69,31 +50,41 @@ impl Operator {
         version: u64,
         extra: &[&str],
     ) -> DateTime<Utc> {
-        let mut args: Vec<String> = vec![
-            "--cache-dir".into(),
-            self.dir.join("cache").to_string_lossy().into_owned(),
-            "probes".into(),
-            "publish".into(),
-            file.to_string_lossy().into_owned(),
-            "--name".into(),
-            job.into(),
-            "--signing-key".into(),
-            self.dir
-                .join(format!("{key}.key"))
-                .to_string_lossy()
-                .into_owned(),
-            "--bundle-version".into(),
-            version.to_string(),
-            "--fleet-topic".into(),
-            self.control_topic.clone(),
-            "--kafka-brokers".into(),
-            self.brokers.clone(),
-            "--cert-dir".into(),
-            self.cert_dir.to_string_lossy().into_owned(),
-        ];
-        args.extend(extra.iter().map(|a| a.to_string()));
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        host_cli(&argv);
+        let file = file.to_string_lossy();
+        let mut args = vec!["publish", &file, "--name", job];
+        args.extend_from_slice(extra);
+        self.bundle_command(&args, key, version)
+    }
+
+    /// `host probes stop JOB`: a signed tombstone for every host.
+    pub fn stop(&self, job: &str, key: &str, version: u64) -> DateTime<Utc> {
+        self.bundle_command(&["stop", job], key, version)
+    }
+
+    fn bundle_command(&self, command: &[&str], key: &str, version: u64) -> DateTime<Utc> {
+        let cache = self.dir.join("cache").to_string_lossy().into_owned();
+        let key = self
+            .dir
+            .join(format!("{key}.key"))
+            .to_string_lossy()
+            .into_owned();
+        let version = version.to_string();
+        let cert_dir = self.cert_dir.to_string_lossy().into_owned();
+        let mut args = vec!["--cache-dir", &cache, "probes"];
+        args.extend_from_slice(command);
+        args.extend_from_slice(&[
+            "--signing-key",
+            &key,
+            "--bundle-version",
+            &version,
+            "--fleet-topic",
+            &self.control_topic,
+            "--kafka-brokers",
+            &self.brokers,
+            "--cert-dir",
+            &cert_dir,
+        ]);
+        host_cli(&args);
         Utc::now()
     }
 }
