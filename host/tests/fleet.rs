@@ -33,9 +33,11 @@ fn host(args: &[&str]) -> String {
 fn config(dir: &Path, env: &Env, ctl: &str, out: Option<&str>) -> std::path::PathBuf {
     let kafka = match out {
         Some(topic) => format!(
-            "[kafka]\nbrokers = \"{}\"\ncert_dir = \"{}\"\ntopic = \"{topic}\"\nspool_dir = \"spool\"\n",
+            // The spool directory is relative to the working directory: keep it in the scratch dir.
+            "[kafka]\nbrokers = \"{}\"\ncert_dir = \"{}\"\ntopic = \"{topic}\"\nspool_dir = \"{}\"\n",
             env.kafka_brokers,
-            env.host_cert_dir.display()
+            env.host_cert_dir.display(),
+            dir.join("spool").display()
         ),
         None => String::new(),
     };
