@@ -9,32 +9,8 @@ mod test_pki;
 #[path = "http_capability/test_server.rs"]
 mod test_server;
 
-use std::collections::BTreeMap;
-
 use sonde_message::{RunMessage, RunStatus};
 use test_server::{response, Reply, TestServer};
-
-/// `name → value` of the samples of one run, keyed by name plus the labels
-/// other than `url` (e.g. `sonde.http.check.duration{phase=total}`).
-fn values(run: &RunMessage) -> BTreeMap<String, f64> {
-    run.samples
-        .iter()
-        .map(|s| {
-            let extra: Vec<String> = s
-                .labels
-                .iter()
-                .filter(|(k, _)| k.as_str() != "url")
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let key = if extra.is_empty() {
-                s.name.clone()
-            } else {
-                format!("{}{{{}}}", s.name, extra.join(","))
-            };
-            (key, s.value)
-        })
-        .collect()
-}
 
 fn job(name: &str, url: &str, extra_params: &str, allow: &str) -> String {
     format!(
@@ -136,7 +112,7 @@ async fn http_check_reports_status_regex_limits_and_failures() {
             r.samples.iter().all(|s| s.labels.contains_key("url")),
             "{job}: {r:?}"
         );
-        values(r)
+        common::sample_values(r, &["url"])
     };
 
     let durations: Vec<_> = run("match")

@@ -324,3 +324,44 @@ bench_report() {
         "$report_ms ms (queries $query_ms ms, rendering $render_ms ms; page $html_mib MiB)" \
         "raw rows fetched: $raw_ms ms ($raw_rows rows)" "$(ratio "$report_ms" "$raw_ms")×" "≤ 10 s"
 }
+
+# The probes' languages side by side (host/benches/probe_languages.rs): a table of its own,
+# and the Python and JavaScript figures against Rust's in the main table.
+bench_languages() {
+    log "==> probes by language: size, first compile, cached load, instantiation, memory, one run (Rust, Python, JavaScript)"
+    local out
+    out="$(cd "$ROOT" && cargo bench -q -p sonde-host --bench probe_languages 2>"$work/probe_languages.log")" \
+        || die "probe_languages bench failed; see $work/probe_languages.log"
+    printf '%s\n' "$out" >"$work/probe_languages.md"
+    {
+        echo "### Probes by language"
+        echo
+        echo "The same work in each: one HTTP fetch of a small JSON document from a local server and a verdict on it."
+        echo
+        grep '^|' <<<"$out"
+        echo
+    } >>"$tables"
+    local line rust=() other
+    line="$(grep '^BENCH_LANG language=Rust ' <<<"$out")" || die "probe_languages printed no Rust line"
+    read -r -a rust <<<"${line#BENCH_LANG }"
+    for other in Python JavaScript; do
+        local fields=() i key value base
+        line="$(grep "^BENCH_LANG language=$other " <<<"$out")" || die "probe_languages printed no $other line"
+        read -r -a fields <<<"${line#BENCH_LANG }"
+        declare -A mine=() theirs=()
+        for i in "${fields[@]}"; do mine[${i%%=*}]="${i#*=}"; done
+        for i in "${rust[@]}"; do theirs[${i%%=*}]="${i#*=}"; done
+        for key in compile_ms load_ms run_ms; do
+            value="${mine[$key]}"
+            base="${theirs[$key]}"
+            row "$other probe (${mine[probe]}) vs Rust (${theirs[probe]}): ${key%_ms} time" \
+                "$value ms" "Rust: $base ms" "$(ratio "$value" "$base")×" "—"
+        done
+        row "$other probe (${mine[probe]}): memory needed (smallest max_memory_bytes)" \
+            "$(python3 -c "print(f'{${mine[memory_bytes]} / 1048576:.1f} MiB')")" \
+            "Rust: $(python3 -c "print(f'{${theirs[memory_bytes]} / 1048576:.1f} MiB')")" \
+            "$(ratio "${mine[memory_bytes]}" "${theirs[memory_bytes]}")×" "≤ 64 MiB (the default)"
+        unset mine theirs
+    done
+    note "Probes by language: first compile is cranelift on the whole component, once per content hash (then the on-disk cache serves it); memory needed is found by bisection through the host's max_memory_bytes, 20 runs each."
+}

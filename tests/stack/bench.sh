@@ -3,11 +3,12 @@
 # and print one markdown table (also written to bench-results/, appended to the committed
 # bench-results/history.md with the commit and machine, and shown in docs/performance.md).
 #
-# Sections (each can be skipped with BENCH_SKIP="recorder host http probe e2e report"):
+# Sections (each can be skipped with BENCH_SKIP="recorder host http probe languages e2e report"):
 #   recorder  recorder ingest vs psql \copy vs one INSERT+COMMIT per row vs a kafka-python+psycopg2 consumer
 #   host      host CPU seconds and peak RSS over 60 s (cpu, memory, bandwidth at 1 s) vs collectd
 #   http      CPU per 10,000 HTTP checks of a 100 KB nginx page with a regex vs blackbox_exporter
 #   probe     one probe run through the host vs the same computation natively (criterion)
+#   languages a Rust, a Python and a JavaScript probe: size, compile, cached load, memory, run
 #   e2e       probe run start -> row committed in PostgreSQL, p50/p99 at 1,000 runs/s
 #   report    `recorder report` over 100 generated hosts x 24 h vs fetching the raw rows
 set -euo pipefail
@@ -28,6 +29,8 @@ rows="$work/rows.md"
 : >"$rows"
 notes="$work/notes.md"
 : >"$notes"
+tables="$work/tables.md"
+: >"$tables"
 
 skip() { [[ " $BENCH_SKIP " == *" $1 "* ]]; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@" >>"$rows"; }
@@ -81,6 +84,7 @@ skip recorder || bench_recorder
 skip host || bench_host
 skip http || bench_http
 skip probe || bench_probe
+skip languages || bench_languages
 skip e2e || bench_e2e
 skip report || bench_report
 
@@ -103,6 +107,10 @@ report="$out_dir/bench-$stamp.md"
     if [[ -s "$notes" ]]; then
         echo "Notes:"
         cat "$notes"
+    fi
+    if [[ -s "$tables" ]]; then
+        echo
+        cat "$tables"
     fi
 } >"$report"
 cp "$report" "$out_dir/latest.md"

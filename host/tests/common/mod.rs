@@ -50,6 +50,57 @@ pub fn write_config(dir: &Path, text: &str) -> String {
     path.display().to_string()
 }
 
+/// The compiled-component cache tests share: `SONDE_CACHE_DIR` (`just test` sets it to
+/// `target/sonde-cache`), else `target/sonde-cache`. The Python and JavaScript probes take
+/// seconds to compile; tests that are not about the cache load them from here.
+pub fn shared_cache() -> PathBuf {
+    std::env::var_os("SONDE_CACHE_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target").join("sonde-cache"))
+}
+
+/// `name{label=value,...} → value` of a run's samples, leaving out the labels named in
+/// `skip` (e.g. `url`, which every sample of an HTTP check carries).
+pub fn sample_values(run: &RunMessage, skip: &[&str]) -> std::collections::BTreeMap<String, f64> {
+    run.samples
+        .iter()
+        .map(|s| {
+            let extra: Vec<String> = s
+                .labels
+                .iter()
+                .filter(|(k, _)| !skip.contains(&k.as_str()))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let key = if extra.is_empty() {
+                s.name.clone()
+            } else {
+                format!("{}{{{}}}", s.name, extra.join(","))
+            };
+            (key, s.value)
+        })
+        .collect()
+}
+
+/// A `[[job]]` table: `params` become TOML literal strings (no escapes; a value must not
+/// contain `'`), `extra` is more `key = value` lines (limits).
+pub fn job_toml(
+    name: &str,
+    probe: &Path,
+    params: &[(&str, &str)],
+    allow: &[&str],
+    extra: &str,
+) -> String {
+    let params: Vec<String> = params.iter().map(|(k, v)| format!("{k} = '{v}'")).collect();
+    let allow: Vec<String> = allow.iter().map(|a| format!("'{a}'")).collect();
+    format!(
+        "[[job]]\nname = '{name}'\nprobe = '{}'\nparams = {{ {} }}\nallow_http = [{}]\n{extra}\n",
+        probe.display(),
+        params.join(", "),
+        allow.join(", ")
+    )
+}
+
 /// A scratch directory with a compiled-component cache of its own.
 pub fn scratch() -> tempfile::TempDir {
     match tempfile::tempdir() {

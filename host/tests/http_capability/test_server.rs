@@ -21,6 +21,8 @@ pub enum Reply {
     Echo,
     /// Accept and read, but never answer.
     Silent,
+    /// Wait this long after the request, then write these bytes and close.
+    Delayed(std::time::Duration, Vec<u8>),
 }
 
 pub struct TestServer {
@@ -103,6 +105,10 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, reply: Reply) 
             );
             let _ = stream.write_all(head.as_bytes()).await;
             let _ = stream.write_all(&request).await;
+        }
+        Reply::Delayed(delay, bytes) => {
+            tokio::time::sleep(delay).await;
+            let _ = stream.write_all(&bytes).await;
         }
         Reply::Silent => {
             // Keep the connection open until the client gives up.
