@@ -72,6 +72,9 @@ test:
     cargo fmt --all -- --check
     tests/stack/build-probes.sh
     cargo clippy --workspace --all-targets -- -D warnings
+    # Load every bundled probe once: checks they all load, and compiles the Python and
+    # JavaScript ones (tens of seconds of cranelift each) into the cache before any test's clock starts.
+    cargo run -q -p sonde-host -- probes list probes
     cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
     # Build once; the package test unpacks a .deb of the very binaries the other tests run.
     cargo nextest run --workspace --no-run

@@ -9,7 +9,6 @@ mod test_pki;
 #[path = "http_capability/test_server.rs"]
 mod test_server;
 
-use sonde_message::{RunMessage, RunStatus};
 use test_server::{response, Reply, TestServer};
 
 fn job(name: &str, url: &str, extra_params: &str, allow: &str) -> String {
@@ -82,38 +81,9 @@ async fn http_check_reports_status_regex_limits_and_failures() {
     config += &job("refused", &closed_url, "", &closed_url);
     config += &job("https", &https_url, "", &https_url);
     config += &job("disallowed", &ok_url, "", "http://127.0.0.1:1");
-    let config_path = dir.path().join("host.toml");
-    std::fs::write(&config_path, config).expect("write host.toml");
-
     let cache = dir.path().join("cache");
-    let args = [
-        "--config".to_string(),
-        config_path.display().to_string(),
-        "--once".to_string(),
-    ];
-    let finished = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        common::run_host(&cache, &args)
-    })
-    .await
-    .expect("host run");
-    let log = &finished.stderr;
-    let run = |job: &str| -> &RunMessage {
-        finished
-            .messages
-            .iter()
-            .find(|m| m.job == job)
-            .unwrap_or_else(|| panic!("no run of job {job}; log:\n{log}"))
-    };
-    let ok_run = |job: &str| {
-        let r = run(job);
-        assert_eq!(r.status, RunStatus::Ok, "{job}: {r:?}");
-        assert!(
-            r.samples.iter().all(|s| s.labels.contains_key("url")),
-            "{job}: {r:?}"
-        );
-        common::sample_values(r, &["url"])
-    };
+    let finished = common::run_config_once(dir.path(), cache, config).await;
+    let ok_run = |job: &str| finished.url_values(job);
 
     let durations: Vec<_> = run("match")
         .samples
@@ -173,9 +143,7 @@ async fn http_check_reports_status_regex_limits_and_failures() {
     assert_eq!(v["sonde.http.check.up"], 1.0);
     assert!(v["sonde.http.check.duration{phase=tls}"] > 0.0, "{v:?}");
 
-    let refused = run("disallowed");
-    assert_eq!(refused.status, RunStatus::Error);
-    let error = refused.error.as_deref().unwrap_or_default();
+    let error = finished.error("disallowed");
     assert!(
         error.contains("bad config") && error.contains("not allowed"),
         "{error}"

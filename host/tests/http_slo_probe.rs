@@ -57,6 +57,7 @@ async fn http_slo_keeps_its_window_across_runs_and_spends_the_budget() {
     let dir = common::scratch();
     let config_path = dir.path().join("host.toml");
     std::fs::write(&config_path, config).expect("write host.toml");
+    common::warm_cache(&common::shared_cache(), &[&probe]);
     let host = common::RunningHost::start(
         &common::shared_cache(),
         &["--config", &config_path.display().to_string()],
@@ -158,14 +159,7 @@ async fn http_slo_refusals_are_config_errors() {
     ]
     .concat();
     let dir = common::scratch();
-    let config_path = dir.path().join("host.toml");
-    std::fs::write(&config_path, config).expect("write host.toml");
-    let finished = tokio::task::spawn_blocking(move || {
-        let path = config_path.display().to_string();
-        common::run_host(&common::shared_cache(), &["--config", &path, "--once"])
-    })
-    .await
-    .expect("host run");
+    let finished = common::run_config_once(dir.path(), common::shared_cache(), config).await;
     for (job, text) in [
         ("disallowed", "not allowed"),
         (
@@ -177,10 +171,7 @@ async fn http_slo_refusals_are_config_errors() {
             "param header: \"(\" is not a regular expression",
         ),
     ] {
-        let run = common::by_job(&finished.messages, job);
-        assert_eq!(run.len(), 1, "{job}; log:\n{}", finished.stderr);
-        assert_eq!(run[0].status, RunStatus::Error, "{job}: {:?}", run[0]);
-        let error = run[0].error.as_deref().unwrap_or_default();
+        let error = finished.error(job);
         assert!(
             error.starts_with("bad config: ") && error.contains(text),
             "{job}: {error}"

@@ -7,7 +7,6 @@ mod common;
 #[path = "http_capability/test_server.rs"]
 mod test_server;
 
-use sonde_message::{RunMessage, RunStatus};
 use test_server::{response, Reply, TestServer};
 
 const HEALTH: &[u8] = br#"{"status": "ok", "queue": {"depth": 12}, "version": "2.14.1",
@@ -94,37 +93,9 @@ async fn json_health_checks_fields_conditions_and_unusable_bodies() {
     ]
     .concat();
     let dir = common::scratch();
-    let config_path = dir.path().join("host.toml");
-    std::fs::write(&config_path, config).expect("write host.toml");
-    let args = [
-        "--config".to_string(),
-        config_path.display().to_string(),
-        "--once".into(),
-    ];
-    let finished = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        common::run_host(&common::shared_cache(), &args)
-    })
-    .await
-    .expect("host run");
-
+    let finished = common::run_config_once(dir.path(), common::shared_cache(), config).await;
     let log = &finished.stderr;
-    let run = |job: &str| -> &RunMessage {
-        finished
-            .messages
-            .iter()
-            .find(|m| m.job == job)
-            .unwrap_or_else(|| panic!("no run of job {job}; log:\n{log}"))
-    };
-    let ok_run = |job: &str| {
-        let r = run(job);
-        assert_eq!(r.status, RunStatus::Ok, "{job}: {r:?}\nlog:\n{log}");
-        assert!(
-            r.samples.iter().all(|s| s.labels.contains_key("url")),
-            "{job}: {r:?}"
-        );
-        common::sample_values(r, &["url"])
-    };
+    let ok_run = |job: &str| finished.url_values(job);
 
     let v = ok_run("status");
     assert_eq!(v["sonde.http.json.up"], 1.0);
@@ -194,9 +165,7 @@ async fn json_health_checks_fields_conditions_and_unusable_bodies() {
             "bad config: param expect needs param field",
         ),
     ] {
-        let r = run(job);
-        assert_eq!(r.status, RunStatus::Error, "{job}: {r:?}");
-        let error = r.error.as_deref().unwrap_or_default();
+        let error = finished.error(job);
         assert!(
             error.contains("bad config") && error.contains(text),
             "{job}: {error}"

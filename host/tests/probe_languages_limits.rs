@@ -66,16 +66,13 @@ async fn python_and_javascript_probes_are_held_to_the_job_limits() {
     ]
     .concat();
     let dir = common::scratch();
-    let config_path = dir.path().join("host.toml");
-    std::fs::write(&config_path, config).expect("write host.toml");
-    let finished = tokio::task::spawn_blocking(move || {
-        let path = config_path.display().to_string();
-        common::run_host(&common::shared_cache(), &["--config", &path, "--once"])
-    })
-    .await
-    .expect("host run");
-
-    let log = &finished.stderr;
+    let finished = common::run_config_once(dir.path(), common::shared_cache(), config).await;
+    assert_eq!(
+        finished.messages.len(),
+        7,
+        "one run per job; log:\n{}",
+        finished.stderr
+    );
     for (job, text) in [
         ("py-memory", "memory limit: "),
         ("js-memory", "memory limit: "),
@@ -84,18 +81,16 @@ async fn python_and_javascript_probes_are_held_to_the_job_limits() {
         ("py-samples", "too many samples: 3 > max_samples=2"),
         ("js-samples", "too many samples: "),
     ] {
-        let runs = common::by_job(&finished.messages, job);
-        assert_eq!(runs.len(), 1, "{job}: one run; log:\n{log}");
-        let run = runs[0];
-        assert_eq!(run.status, RunStatus::Error, "{job} should fail: {run:?}");
-        let error = run.error.as_deref().unwrap_or_default();
+        let error = finished.error(job);
         assert!(
             error.contains(text),
             "{job}: error {error:?} should contain {text:?}"
         );
-        assert!(run.samples.is_empty(), "{job}: {run:?}");
     }
-    let steady = common::by_job(&finished.messages, "steady");
-    assert_eq!(steady.len(), 1, "log:\n{log}");
-    assert_eq!(steady[0].status, RunStatus::Ok, "{:?}", steady[0]);
+    assert_eq!(
+        finished.run("steady").status,
+        RunStatus::Ok,
+        "{:?}",
+        finished.run("steady")
+    );
 }

@@ -8,7 +8,7 @@ import { ConfigError, DEFAULTS, Window, judge, parseParams, samples } from './sl
 
 const VERSION = '0.1.0';
 // A refusal by the job's allow-list or an unparsable URL is the job's mistake, not the target's.
-const CONFIG_ERRORS = new Set(['not-allowed', 'invalid-url']);
+const CONFIG_ERRORS = new Map([['not-allowed', 'not allowed'], ['invalid-url', 'invalid']]);
 
 // The window survives between runs of this job; a change of params starts a new one.
 let history = null;
@@ -74,7 +74,9 @@ export function run(params) {
     // A failed fetch throws its http-error variant (with `payload` when wrapped).
     const error = e && Object.hasOwn(e, 'payload') ? e.payload : e;
     if (!error || typeof error.tag !== 'string') throw e;
-    if (CONFIG_ERRORS.has(error.tag)) throw { tag: 'bad-config', val: `url ${config.url}: ${error.val}` };
+    if (CONFIG_ERRORS.has(error.tag)) {
+      throw { tag: 'bad-config', val: `url ${config.url}: ${CONFIG_ERRORS.get(error.tag)}: ${error.val}` };
+    }
     const kind = error.tag.replace('-', '_');
     log('warn', `http-slo ${config.url}: no response (${kind})${error.val === undefined ? '' : `: ${error.val}`}`);
     result = { response: null, errorKind: kind, good: false };

@@ -64,9 +64,11 @@ class WitWorld(wit_world.WitWorld):
             response = http.fetch(request)
         except Err as e:
             error = e.value
-            if isinstance(error, (http.HttpError_NotAllowed, http.HttpError_InvalidUrl)):
+            if isinstance(error, http.HttpError_NotAllowed):
                 # The job is misconfigured, not the target down.
-                raise Err(types.ProbeError_BadConfig(f"url {config.url}: {error.value}"))
+                raise Err(types.ProbeError_BadConfig(f"url {config.url}: not allowed: {error.value}"))
+            if isinstance(error, http.HttpError_InvalidUrl):
+                raise Err(types.ProbeError_BadConfig(f"url {config.url}: invalid: {error.value}"))
             kind = _TRANSPORT_KINDS.get(type(error), "other")
             detail = getattr(error, "value", kind)
             log.log(log.Level.WARN, f"json-health {config.url}: no response ({kind}): {detail}")

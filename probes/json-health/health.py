@@ -2,6 +2,7 @@
 it runs (and is unit-tested) under any Python 3.11+."""
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -9,6 +10,11 @@ import condition
 import jsonpath
 
 DEFAULT_TIMEOUT_MS = 5000
+# Deepest nesting of arrays and objects parsed. CPython's parser recurses per level, and in
+# the component the wasm stack runs out (a trap) long before Python's recursion limit.
+MAX_NESTING = 64
+# A string (escapes included) or one bracket: what the nesting scan steps over.
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 PARAMS = ("url", "field", "expect", "method", "timeout_ms", "expect_status", "max_body_bytes")
 # Longest value text quoted in a log line.
@@ -100,12 +106,30 @@ class Outcome:
     reason: str = ""
 
 
+def too_deep(body, limit=MAX_NESTING):
+    """Whether arrays and objects in `body` nest deeper than `limit` (outside strings)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for m in _STRUCTURE.finditer(body):
+        c = m.group()[:1]
+        if c in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 def evaluate(config, status, body, truncated):
     """Judge a response: status, JSON, field and condition."""
     status_ok = config.status_is_up(status)
     down = "" if status_ok else f"status {status}"
     if truncated:
         return Outcome(False, error="truncated", reason=f"body longer than max_body_bytes={config.max_body_bytes}")
+    if too_deep(body):
+        return Outcome(False, error="invalid_json", reason=f"body nests deeper than {MAX_NESTING} levels")
     try:
         # JSON on the wire is UTF-8 (RFC 8259). Decoding here, rather than letting json.loads
         # guess UTF-16/32, also keeps codec modules from being imported at run time, which a

@@ -113,6 +113,15 @@ class EvaluateTest(unittest.TestCase):
             o = health.evaluate(config(field="status"), 200, body, truncated)
             self.assertEqual((o.up, o.error), (False, kind), body[:20])
 
+    def test_nesting_is_bounded_outside_strings(self):
+        deep = b"[" * 65 + b"]" * 65
+        self.assertTrue(health.too_deep(deep))
+        self.assertFalse(health.too_deep(b"[" * 64 + b"]" * 64))
+        self.assertFalse(health.too_deep(b'["' + b"[" * 100 + b'\\"[[["]'))
+        o = health.evaluate(config(), 200, b'{"a": ' * 70 + b"1" + b"}" * 70, False)
+        self.assertEqual((o.error, o.reason), ("invalid_json", "body nests deeper than 64 levels"))
+        self.assertTrue(health.evaluate(config(), 200, b"[" * 64 + b"]" * 64, False).up)
+
     def test_samples(self):
         c = config(field="queue.depth", expect="< 100")
         o = health.evaluate(c, 200, b'{"queue": {"depth": 12}}', False)

@@ -60,6 +60,15 @@ pub fn shared_cache() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target").join("sonde-cache"))
 }
 
+/// Load `probes` once through `host probes list` with the compile cache `cache`, so that a
+/// test's timed part does not include compiling them (a Python or JavaScript component takes
+/// tens of seconds when the cache is cold).
+pub fn warm_cache(cache: &Path, probes: &[&Path]) {
+    let mut args = vec![std::ffi::OsStr::new("probes"), std::ffi::OsStr::new("list")];
+    args.extend(probes.iter().map(|p| p.as_os_str()));
+    host_stdout(cache, args);
+}
+
 /// `name{label=value,...} → value` of a run's samples, leaving out the labels named in
 /// `skip` (e.g. `url`, which every sample of an HTTP check carries).
 pub fn sample_values(run: &RunMessage, skip: &[&str]) -> std::collections::BTreeMap<String, f64> {
@@ -203,6 +212,59 @@ pub struct Finished {
     pub success: bool,
     pub messages: Vec<RunMessage>,
     pub stderr: String,
+}
+
+impl Finished {
+    /// The run of `job`; fails the test, with the host's log, when there is none.
+    pub fn run(&self, job: &str) -> &RunMessage {
+        self.messages
+            .iter()
+            .find(|m| m.job == job)
+            .unwrap_or_else(|| panic!("no run of job {job}; log:\n{}", self.stderr))
+    }
+
+    /// `name{labels} → value` of `job`'s run, which must have succeeded with every sample
+    /// labelled `url` (an HTTP check); the `url` label is left out of the keys.
+    pub fn url_values(&self, job: &str) -> std::collections::BTreeMap<String, f64> {
+        let run = self.run(job);
+        assert_eq!(
+            run.status,
+            sonde_message::RunStatus::Ok,
+            "{job}: {run:?}\nlog:\n{}",
+            self.stderr
+        );
+        assert!(
+            run.samples.iter().all(|s| s.labels.contains_key("url")),
+            "{job}: {run:?}"
+        );
+        sample_values(run, &["url"])
+    }
+
+    /// The error of `job`'s run, which must have failed without samples.
+    pub fn error(&self, job: &str) -> &str {
+        let run = self.run(job);
+        assert_eq!(
+            run.status,
+            sonde_message::RunStatus::Error,
+            "{job} should fail: {run:?}"
+        );
+        assert!(run.samples.is_empty(), "{job}: {run:?}");
+        run.error.as_deref().unwrap_or_default()
+    }
+}
+
+/// Write `config` as `host.toml` in `dir` and run `host --config host.toml --once` with the
+/// compile cache in `cache`, on a blocking thread (the test's servers keep answering on the
+/// async runtime meanwhile).
+pub async fn run_config_once(dir: &Path, cache: PathBuf, config: String) -> Finished {
+    let config_path = dir.join("host.toml");
+    std::fs::write(&config_path, config).expect("write host.toml");
+    tokio::task::spawn_blocking(move || {
+        let path = config_path.display().to_string();
+        run_host(&cache, &["--config", &path, "--once"])
+    })
+    .await
+    .expect("host run")
 }
 
 pub fn decode_lines(stdout: &str) -> Vec<RunMessage> {
