@@ -85,7 +85,8 @@ async fn http_check_reports_status_regex_limits_and_failures() {
     let finished = common::run_config_once(dir.path(), cache, config).await;
     let ok_run = |job: &str| finished.url_values(job);
 
-    let durations: Vec<_> = run("match")
+    let durations: Vec<_> = finished
+        .run("match")
         .samples
         .iter()
         .filter(|s| s.name == "sonde.http.check.duration")

@@ -59,6 +59,8 @@ fn the_package_installs_what_an_operator_needs_and_it_runs() {
         "./usr/lib/sonde/probes/memory.wasm",
         "./usr/lib/sonde/probes/bandwidth.wasm",
         "./usr/lib/sonde/probes/http-check.wasm",
+        "./usr/lib/sonde/probes/json-health.wasm",
+        "./usr/lib/sonde/probes/http-slo.wasm",
         "./lib/systemd/system/sonde-host.service",
         "./lib/systemd/system/sonde-recorder.service",
         "./etc/sonde/host.toml",
