@@ -44,6 +44,11 @@ fn wasm(probe: &str) -> PathBuf {
     p
 }
 
+/// Each instantiation and run ends within the default run timeout, as in a job.
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_millis(RunLimits::default().timeout_ms)
+}
+
 fn mean_ms(samples: &[Duration]) -> f64 {
     samples.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / samples.len() as f64
 }
@@ -62,20 +67,16 @@ async fn runs_within(
     max_memory_bytes: u64,
     runs: usize,
 ) -> bool {
-    let caps = host.capabilities(
-        "bench",
-        AllowList::new(allow).expect("allow"),
-        max_memory_bytes,
-    );
     let limits = RunLimits {
         max_memory_bytes,
         ..RunLimits::default()
     };
-    let Ok(mut instance) = probe.instantiate(host, &caps).await else {
+    let caps = host.capabilities("bench", AllowList::new(allow).expect("allow"), &limits);
+    let Ok(mut instance) = probe.instantiate(host, &caps, &limits, deadline()).await else {
         return false;
     };
     for _ in 0..runs {
-        if instance.run(params, &limits).await.is_err() {
+        if instance.run(params, &limits, deadline()).await.is_err() {
             return false;
         }
     }
@@ -144,16 +145,13 @@ async fn measure(subject: &Subject, url: &str, timed_runs: usize) -> Measured {
         })
         .collect();
 
-    let caps = cached.capabilities(
-        "bench",
-        AllowList::new(&allow).expect("allow"),
-        RunLimits::default().max_memory_bytes,
-    );
+    let limits = RunLimits::default();
+    let caps = cached.capabilities("bench", AllowList::new(&allow).expect("allow"), &limits);
     let mut instantiations = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
         let instance = probe
-            .instantiate(&cached, &caps)
+            .instantiate(&cached, &caps, &limits, deadline())
             .await
             .expect("instantiate");
         instantiations.push(t.elapsed());
@@ -161,17 +159,22 @@ async fn measure(subject: &Subject, url: &str, timed_runs: usize) -> Measured {
     }
 
     let mut instance = probe
-        .instantiate(&cached, &caps)
+        .instantiate(&cached, &caps, &limits, deadline())
         .await
         .expect("instantiate");
-    let limits = RunLimits::default();
     for _ in 0..5 {
-        instance.run(&params, &limits).await.expect("warm-up run");
+        instance
+            .run(&params, &limits, deadline())
+            .await
+            .expect("warm-up run");
     }
     let mut runs = Vec::with_capacity(timed_runs);
     for _ in 0..timed_runs {
         let t = Instant::now();
-        let samples = instance.run(&params, &limits).await.expect("run");
+        let samples = instance
+            .run(&params, &limits, deadline())
+            .await
+            .expect("run");
         runs.push(t.elapsed());
         assert!(!samples.is_empty(), "{}: no samples", subject.probe);
     }
