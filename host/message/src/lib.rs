@@ -11,8 +11,11 @@
 //! ```
 //!
 //! A failed run is a message too (`status: "error"`, `error` set, no samples).
+//! `dropped_non_finite` (absent when 0) counts the samples the host dropped because their
+//! value was NaN or infinite; the run's other samples are published.
+//!
 //! [`decode`] is strict about the fields it knows: anything it rejects belongs in the
-//! recorder's dead-letter table.
+//! recorder's dead-letter table. [`limits`] holds the bounds both ends enforce.
 //!
 //! # How the format evolves (docs/message-format.md)
 //!
@@ -27,11 +30,16 @@
 //!
 //! Recorders before this rule refused unknown fields; upgrade recorders before hosts once.
 
+mod labels;
+pub mod limits;
+
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use limits::{validate, Violation, MAX_FUTURE_SKEW_SECS};
 
 /// The only message version this crate writes and accepts.
 pub const VERSION: u32 = 1;
@@ -39,10 +47,6 @@ pub const VERSION: u32 = 1;
 /// The topic the host publishes to and the recorder consumes from when neither is told
 /// otherwise: one constant, so that both started with their defaults meet.
 pub const DEFAULT_TOPIC: &str = "sonde.measurements";
-
-/// How far in the future a run may claim to have started before it is rejected
-/// (clock skew between hosts is tolerated up to this).
-pub const MAX_FUTURE_SKEW_SECS: i64 = 3600;
 
 /// One probe run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +68,14 @@ pub struct RunMessage {
     /// Absent from hosts that predate it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component_sha256: Option<String>,
+    /// Samples the host dropped for a non-finite value (NaN, ±infinity). Written only when
+    /// not 0, so runs without such samples keep the original wire form.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_non_finite: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +91,8 @@ pub struct Sample {
     pub name: String,
     pub value: f64,
     pub unit: String,
-    #[serde(default)]
+    /// A label key given twice in one sample is refused (no "last one wins").
+    #[serde(default, deserialize_with = "labels::unique")]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -105,6 +118,7 @@ impl RunMessage {
             error: None,
             samples: Vec::new(),
             component_sha256: None,
+            dropped_non_finite: 0,
         }
     }
 
@@ -115,13 +129,17 @@ impl RunMessage {
 
     /// JSON encoding (the Kafka value).
     pub fn encode(&self) -> Vec<u8> {
-        // Serialising these plain types cannot fail; non-finite floats are written as null
-        // and rejected by `decode`, so a broken probe value is caught at the recorder.
+        // Serialising these plain types cannot fail; a non-finite float would be written as
+        // null and rejected by `decode` (the host drops those samples before encoding).
         serde_json::to_vec(self).expect("RunMessage is always serialisable")
     }
 }
 
-/// Why a payload is not a valid message. The `Display` text is stored as the dead-letter reason.
+/// The longest text a [`DecodeError`] carries: serde quotes parts of the payload.
+pub const MAX_REASON_BYTES: usize = 1024;
+
+/// Why a payload is not a valid message. The `Display` text is stored as the dead-letter
+/// reason; it is one line without control characters, whatever the payload held.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DecodeError {
     #[error("invalid JSON: {0}")]
@@ -146,16 +164,18 @@ impl DecodeError {
 
 /// Decode and validate one payload, `now` being the receiver's clock.
 ///
-/// Rejects: malformed JSON, a `v` other than [`VERSION`], missing fields, a
-/// `component_sha256` that is not 64 lowercase hex digits,
-/// empty host/probe, non-finite values, a `started_at` more than [`MAX_FUTURE_SKEW_SECS`]
-/// in the future, and an `ok` run carrying an error or an `error` run without one.
+/// Rejects: malformed JSON (invalid UTF-8, nesting deeper than 128, numbers out of range),
+/// a `v` other than [`VERSION`], missing, duplicate or mistyped fields (unknown fields are
+/// ignored: see the module's evolution rule), a label key given twice, a `component_sha256`
+/// that is not 64 lowercase hex digits, an `ok` run carrying an error or an `error` run
+/// without one, and anything breaking [`limits`] (lengths, counts, control characters,
+/// timestamps).
 pub fn decode(payload: &[u8], now: DateTime<Utc>) -> Result<RunMessage, DecodeError> {
     // Fast path: one parse straight into the struct. Only a payload that fails it is
     // parsed again, to tell a bad version from bad JSON or a bad field.
     match serde_json::from_slice::<RunMessage>(payload) {
         Ok(msg) if msg.v == VERSION => {
-            msg.validate(now)?;
+            validate(&msg, now).map_err(|v| DecodeError::Invalid(reason(v)))?;
             Ok(msg)
         }
         Ok(msg) => Err(DecodeError::Version {
@@ -172,117 +192,20 @@ fn classify_failure(payload: &[u8], err: serde_json::Error) -> DecodeError {
         v: Option<serde_json::Value>,
     }
     match serde_json::from_slice::<VersionOnly>(payload) {
-        Err(e) => DecodeError::Json(e.to_string()),
+        Err(e) => DecodeError::Json(reason(e)),
         Ok(VersionOnly { v: None }) => DecodeError::Invalid("missing field `v`".into()),
         Ok(VersionOnly { v: Some(v) }) if v.as_u64() != Some(VERSION as u64) => {
-            DecodeError::Version {
-                found: v.to_string(),
-            }
+            DecodeError::Version { found: reason(v) }
         }
-        Ok(_) => DecodeError::Invalid(err.to_string()),
+        Ok(_) => DecodeError::Invalid(reason(err)),
     }
 }
 
-impl RunMessage {
-    fn validate(&self, now: DateTime<Utc>) -> Result<(), DecodeError> {
-        let invalid = |s: String| Err(DecodeError::Invalid(s));
-        if self.host.is_empty() || self.probe.is_empty() {
-            return invalid("empty `host` or `probe`".into());
-        }
-        if self.started_at > now + Duration::seconds(MAX_FUTURE_SKEW_SECS) {
-            return invalid(format!(
-                "`started_at` {} is in the future",
-                self.started_at.to_rfc3339()
-            ));
-        }
-        match (self.status, &self.error) {
-            (RunStatus::Error, None) => {
-                return invalid("status `error` without an `error` text".into())
-            }
-            (RunStatus::Ok, Some(_)) => return invalid("status `ok` with an `error` text".into()),
-            _ => {}
-        }
-        if let Some(sha) = &self.component_sha256 {
-            if !is_sha256_hex(sha) {
-                return invalid("`component_sha256` is not 64 lowercase hex digits".into());
-            }
-        }
-        for (i, s) in self.samples.iter().enumerate() {
-            if s.name.is_empty() {
-                return invalid(format!("sample {i} has an empty name"));
-            }
-            if !s.value.is_finite() {
-                return invalid(format!("sample {i} (`{}`) has a non-finite value", s.name));
-            }
-        }
-        Ok(())
-    }
-}
-
-fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+/// A reason safe to store and log: serde and the limits quote parts of the payload.
+fn reason(e: impl std::fmt::Display) -> String {
+    limits::one_line(&e.to_string(), MAX_REASON_BYTES)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample_msg() -> RunMessage {
-        let mut m = RunMessage::new("web-1", "cpu", "0.1.0", "cpu", Utc::now());
-        m.duration_us = 412;
-        m.samples.push(Sample {
-            name: "system.cpu.utilization".into(),
-            value: 0.12,
-            unit: "1".into(),
-            labels: [("state".to_string(), "user".to_string())].into(),
-        });
-        m
-    }
-
-    #[test]
-    fn round_trip() {
-        let m = sample_msg();
-        let back = decode(&m.encode(), Utc::now()).unwrap();
-        assert_eq!(back, m);
-        assert_eq!(m.key(), "web-1/cpu");
-    }
-
-    #[test]
-    fn wire_format_matches_the_documented_example() {
-        let json = r#"{"v":1,"run_id":"0190a0a0-0000-7000-8000-000000000000","host":"web-1","probe":"cpu",
-            "probe_version":"0.1.0","job":"cpu","started_at":"2026-11-22T20:00:00.123Z","duration_us":412,
-            "status":"ok","error":null,
-            "samples":[{"name":"system.cpu.utilization","value":0.12,"unit":"1","labels":{"state":"user","cpu":"0"}}]}"#;
-        let m = decode(json.as_bytes(), "2026-11-22T20:00:01Z".parse().unwrap()).unwrap();
-        assert_eq!(m.samples[0].labels["cpu"], "0");
-        assert_eq!(m.duration_us, 412);
-    }
-
-    #[test]
-    fn rejects_bad_input_with_reason() {
-        let now = Utc::now();
-        let cases: Vec<(Vec<u8>, &str)> = vec![
-            (b"not json".to_vec(), "invalid JSON"),
-            (br#"{"v":2}"#.to_vec(), "unsupported message version 2"),
-            (br#"{"host":"x"}"#.to_vec(), "missing field `v`"),
-            (br#"{"v":1,"host":"x"}"#.to_vec(), "missing field"),
-        ];
-        for (payload, want) in cases {
-            let err = decode(&payload, now).unwrap_err().to_string();
-            assert!(err.contains(want), "{err:?} should contain {want:?}");
-        }
-        let mut future = sample_msg();
-        future.started_at = now + Duration::days(2);
-        assert!(decode(&future.encode(), now)
-            .unwrap_err()
-            .to_string()
-            .contains("future"));
-        let mut nan = sample_msg();
-        nan.samples[0].value = f64::NAN;
-        // NaN is encoded as null, which is not a number: rejected.
-        assert!(decode(&nan.encode(), now).is_err());
-        let mut err_no_text = sample_msg();
-        err_no_text.status = RunStatus::Error;
-        assert!(decode(&err_no_text.encode(), now).is_err());
-    }
-}
+#[path = "decode_tests.rs"]
+mod tests;
