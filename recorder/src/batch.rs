@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sonde_message::{DecodeError, RunMessage};
+use sonde_message::RunMessage;
 use uuid::Uuid;
 
 /// When a batch is written: whichever limit is reached first.
@@ -41,7 +41,10 @@ pub fn should_flush(rows: usize, bytes: usize, age: Duration, limits: &BatchLimi
 /// One topic partition.
 pub type Partition = (String, i32);
 
-/// A payload `decode` refused, kept verbatim with the reason.
+/// The class of a dead letter PostgreSQL refused (found by splitting its batch).
+pub const REFUSED_BY_POSTGRES: &str = "postgres";
+
+/// A payload refused (by `decode`, or by PostgreSQL), kept verbatim with the reason.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
     pub topic: String,
@@ -49,17 +52,18 @@ pub struct DeadLetter {
     pub offset: i64,
     pub payload: Vec<u8>,
     pub reason: String,
-    /// [`DecodeError::class`]: `json`, `version` or `invalid`.
+    /// [`DecodeError::class`] (`json`, `version` or `invalid`), or [`REFUSED_BY_POSTGRES`].
     pub class: &'static str,
 }
 
-/// A decoded run with where it came from.
+/// A decoded run with where it came from, and its payload in case PostgreSQL refuses it.
 #[derive(Debug, Clone)]
 pub struct Run {
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
     pub message: RunMessage,
+    pub payload: Vec<u8>,
 }
 
 /// Messages consumed but not yet committed to PostgreSQL.
@@ -71,6 +75,7 @@ pub struct Batch {
     pub next_offsets: BTreeMap<Partition, i64>,
     samples: usize,
     bytes: usize,
+    messages: usize,
     first_at: Option<Instant>,
     run_ids: HashSet<Uuid>,
 }
@@ -87,6 +92,7 @@ impl Batch {
     ) {
         self.first_at.get_or_insert_with(Instant::now);
         self.bytes += payload.len();
+        self.messages += 1;
         self.next_offsets
             .insert((topic.to_owned(), partition), offset + 1);
         match sonde_message::decode(payload, now) {
@@ -98,6 +104,7 @@ impl Batch {
                         partition,
                         offset,
                         message,
+                        payload: payload.to_vec(),
                     });
                 }
             }
@@ -106,7 +113,7 @@ impl Batch {
                 partition,
                 offset,
                 payload: payload.to_vec(),
-                reason: reason(&e),
+                reason: e.to_string(),
                 class: e.class(),
             }),
         }
@@ -119,6 +126,11 @@ impl Batch {
 
     pub fn samples(&self) -> usize {
         self.samples
+    }
+
+    /// Kafka messages consumed into this batch (duplicates included).
+    pub fn messages(&self) -> usize {
+        self.messages
     }
 
     pub fn is_empty(&self) -> bool {
@@ -146,6 +158,7 @@ impl Batch {
         self.samples = self.runs.iter().map(|r| r.message.samples.len()).sum();
         self.run_ids = self.runs.iter().map(|r| r.message.run_id).collect();
         self.bytes = 0; // only used as a flush trigger; an underestimate is harmless
+        self.messages = self.runs.len() + self.dead_letters.len(); // only used in log lines
         if self.next_offsets.is_empty() {
             self.first_at = None;
         }
@@ -154,10 +167,6 @@ impl Batch {
     pub fn take(&mut self) -> Batch {
         std::mem::take(self)
     }
-}
-
-fn reason(e: &DecodeError) -> String {
-    e.to_string()
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ impl RecorderContext {
                     .connect_with_retry(&mut abort)
                     .await
                     .context("stopped while reading stored offsets")?;
-                crate::writer::stored_offsets(&client, &parts).await
+                crate::commit::stored_offsets(&client, &parts).await
             })
         })
         .join()

@@ -2,7 +2,7 @@
 //! root certificate is configured), password from a file, reconnect with capped backoff.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
@@ -11,11 +11,13 @@ use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
 
 use crate::config::{PgSettings, SslMode};
+use crate::stall::{human, Report, Stall};
 
 /// Where the socket lives when `postgres.host` is absent (Debian's default).
 pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 
-/// Longest wait between two connection attempts.
+/// Longest wait between two connection attempts. A reminder is logged every
+/// [`crate::stall::STALL_WARNING_INTERVAL`] while the server stays unreachable.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A ready-to-dial PostgreSQL endpoint.
@@ -133,29 +135,30 @@ impl PgTarget {
     }
 
     /// Connect, retrying with [`backoff`] until it works or `shutdown` turns true (then `None`).
-    /// Logs the first failure and the recovery, not every attempt.
+    /// Logs the first failure, each change of cause, a reminder every
+    /// [`crate::stall::STALL_WARNING_INTERVAL`] with how long it has lasted, and the recovery.
     pub async fn connect_with_retry(&self, shutdown: &mut watch::Receiver<bool>) -> Option<Client> {
         let mut attempt = 0u32;
-        let mut last_error = String::new();
+        let mut stall = Stall::default();
         loop {
             if *shutdown.borrow() {
                 return None;
             }
             match self.connect().await {
                 Ok(client) => {
-                    if attempt > 0 {
+                    if stall.succeeded(Instant::now()).is_some() {
                         tracing::info!("PostgreSQL {} reachable again", self.describe);
                     }
                     return Some(client);
                 }
                 Err(e) => {
                     let text = format!("{e:#}");
-                    if text != last_error {
+                    if let Some(Report::Warn(_)) = stall.failed(&text, 0, Instant::now()) {
                         tracing::warn!(
-                            "{text}; retrying every {:?} or more",
-                            self.connect_interval
+                            "{text}; retrying every {:?} or more (unreachable for {})",
+                            self.connect_interval,
+                            human(stall.lasted(Instant::now()))
                         );
-                        last_error = text;
                     }
                 }
             }

@@ -74,6 +74,11 @@ CREATE TABLE dead_letter (
         "probe_run.component_sha256: which component build produced each run",
         "ALTER TABLE probe_run ADD COLUMN component_sha256 text",
     ),
+    (
+        4,
+        "series keyed on a SHA-256 of (host, job, metric, unit, labels); probe_run.dropped_non_finite",
+        SERIES_IDENTITY,
+    ),
 ];
 
 /// The bundled probes' series recorded under the names of Sonde 0.1 take the names of
@@ -123,6 +128,53 @@ FROM series_rename r
 WHERE s.id = r.id AND NOT EXISTS (SELECT 1 FROM series_merge g WHERE g.old_id = r.id);
 "#;
 
+/// Series identity becomes the operator's (the job, not the probe's claimed name) and is
+/// enforced on a hash rather than a btree over unbounded texts (an index row over ~2.7 KB
+/// fails). Existing series get the job their runs were recorded under when that is one job,
+/// else their probe name; series that now share an identity keep their rows under successive
+/// `identity_seq` (lookups take the lowest id). `series_identity` computes the same bytes as
+/// `series::canonical_identity`; a test holds the two together.
+const SERIES_IDENTITY: &str = r#"
+ALTER TABLE series
+    ADD COLUMN job text,
+    ADD COLUMN identity bytea,
+    ADD COLUMN identity_seq integer NOT NULL DEFAULT 0;
+WITH single_job AS (
+    SELECT host, probe, min(job) AS job FROM probe_run
+    GROUP BY host, probe HAVING count(DISTINCT job) = 1
+)
+UPDATE series s SET job = j.job FROM single_job j WHERE j.host = s.host AND j.probe = s.probe;
+UPDATE series SET job = probe WHERE job IS NULL;
+CREATE FUNCTION pg_temp.series_identity(text, text, text, text, jsonb) RETURNS bytea
+LANGUAGE sql IMMUTABLE AS $fn$
+SELECT sha256(
+    convert_to('sonde-series-v1', 'UTF8')
+    || int4send(octet_length($1)) || convert_to($1, 'UTF8')
+    || int4send(octet_length($2)) || convert_to($2, 'UTF8')
+    || int4send(octet_length($3)) || convert_to($3, 'UTF8')
+    || int4send(octet_length($4)) || convert_to($4, 'UTF8')
+    || int4send((SELECT count(*)::int4 FROM jsonb_object_keys($5)))
+    || coalesce((SELECT string_agg(
+                     int4send(octet_length(key)) || convert_to(key, 'UTF8')
+                     || int4send(octet_length(value)) || convert_to(value, 'UTF8'),
+                     ''::bytea ORDER BY convert_to(key, 'UTF8'))
+                 FROM jsonb_each_text($5)), ''::bytea))
+$fn$;
+UPDATE series SET identity = pg_temp.series_identity(host, job, metric, unit, labels);
+DROP FUNCTION pg_temp.series_identity(text, text, text, text, jsonb);
+WITH ranked AS (
+    SELECT id, row_number() OVER (PARTITION BY identity ORDER BY id) - 1 AS seq FROM series
+)
+UPDATE series s SET identity_seq = r.seq FROM ranked r WHERE r.id = s.id AND r.seq > 0;
+ALTER TABLE series
+    ALTER COLUMN job SET NOT NULL,
+    ALTER COLUMN identity SET NOT NULL,
+    DROP CONSTRAINT series_host_probe_metric_unit_labels_key;
+CREATE UNIQUE INDEX series_identity_key ON series (identity, identity_seq);
+CREATE INDEX series_host_job ON series (host, job);
+ALTER TABLE probe_run ADD COLUMN dropped_non_finite integer NOT NULL DEFAULT 0;
+"#;
+
 /// Apply every migration not yet recorded in `schema_migrations`, then (re)create the
 /// seed-compatible view named `measure_table`. Returns how many migrations ran.
 pub async fn run(client: &mut Client, measure_table: &str) -> Result<usize> {
@@ -130,7 +182,8 @@ pub async fn run(client: &mut Client, measure_table: &str) -> Result<usize> {
 }
 
 /// [`run`], stopping after migration `last_version`: how upgrade tests make a database
-/// as an older recorder left it.
+/// as an older recorder left it. The view is only (re)made when running through the newest
+/// migration: it reads columns older schemas lack.
 pub async fn run_through(
     client: &mut Client,
     measure_table: &str,
@@ -172,15 +225,23 @@ pub async fn run_through(
         tracing::info!("applied migration {version}: {description}");
         ran += 1;
     }
-    tx.batch_execute(&compat_view_sql(measure_table))
-        .await
-        .with_context(|| format!("creating the view {measure_table} (postgres.measure_table)"))?;
+    if last_version >= LAST_VERSION {
+        tx.batch_execute(&compat_view_sql(measure_table))
+            .await
+            .with_context(|| {
+                format!("creating the view {measure_table} (postgres.measure_table)")
+            })?;
+    }
     tx.commit().await.context("committing migrations")?;
     Ok(ran)
 }
 
+/// The newest migration.
+const LAST_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
 /// The seed's `metrics(hostname, metric, submetric, value, timestamp)` shape over the
 /// normalised tables: `submetric` is the labels as `k=v,k=v` (NULL when there are none).
+/// Columns are only ever appended (`CREATE OR REPLACE VIEW` cannot drop or reorder them).
 /// `measure_table` is validated as a plain identifier by the config parser.
 pub fn compat_view_sql(measure_table: &str) -> String {
     format!(
@@ -191,7 +252,8 @@ SELECT s.host AS hostname,
        m.value,
        m.time AS "timestamp",
        s.probe,
-       s.unit
+       s.unit,
+       s.job
 FROM measurement m JOIN series s ON s.id = m.series_id"#
     )
 }

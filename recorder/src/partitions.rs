@@ -1,8 +1,11 @@
-//! Daily partitions of `measurement`: created ahead of time and on demand for whatever day
-//! a batch carries, dropped after `postgres.retention_days`.
+//! Daily partitions of `measurement`: created ahead of time and on demand for the days a
+//! batch carries within [`BACKFILL_DAYS`] of today, dropped after `postgres.retention_days`.
+//! Rows of older days go to `measurement_default`: a message cannot make the recorder create
+//! a table per day of the past.
 //!
 //! Partitions are created in their own short transaction, before the batch transaction,
-//! so the batch never holds the parent's exclusive lock.
+//! so the batch never holds the parent's exclusive lock. Failing to create one is not fatal:
+//! its rows go to `measurement_default` (logged once per cause).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -15,6 +18,16 @@ const PARTITION_LOCK: i64 = 0x534F_4E44_4502;
 
 /// Days created ahead of today (and kept behind it) even before data arrives.
 const DAYS_AHEAD: u64 = 2;
+
+/// How many days back a batch may have a daily partition created for it.
+pub const BACKFILL_DAYS: u64 = 31;
+
+/// Whether `day` gets a daily partition when a batch carries it on `today`.
+pub fn in_window(day: NaiveDate, today: NaiveDate) -> bool {
+    let first = today.checked_sub_days(Days::new(BACKFILL_DAYS));
+    let last = today.checked_add_days(Days::new(DAYS_AHEAD));
+    first.is_some_and(|f| day >= f) && last.is_some_and(|l| day <= l)
+}
 
 /// `measurement_p20261122` holds [2026-11-22, 2026-11-23) UTC.
 pub fn partition_name(day: NaiveDate) -> String {
@@ -45,6 +58,7 @@ pub fn expired(
 #[derive(Debug, Default)]
 pub struct Partitions {
     known: HashSet<NaiveDate>,
+    last_error: Option<String>,
 }
 
 impl Partitions {
@@ -53,8 +67,28 @@ impl Partitions {
         self.known.clear();
     }
 
-    /// Make sure a partition exists for each of `days`.
-    pub async fn ensure(&mut self, client: &mut Client, days: &BTreeSet<NaiveDate>) -> Result<()> {
+    /// Make sure a partition exists for each of `days` within the backfill window; on failure
+    /// the rows go to `measurement_default` (warned once per cause).
+    pub async fn ensure(&mut self, client: &mut Client, days: &BTreeSet<NaiveDate>) {
+        let today = Utc::now().date_naive();
+        let wanted = days
+            .iter()
+            .filter(|d| in_window(**d, today))
+            .copied()
+            .collect();
+        match self.create(client, &wanted).await {
+            Ok(()) => self.last_error = None,
+            Err(e) => {
+                let text = format!("{e:#}");
+                if self.last_error.as_ref() != Some(&text) {
+                    tracing::warn!("{text}; rows of those days go to measurement_default");
+                    self.last_error = Some(text);
+                }
+            }
+        }
+    }
+
+    async fn create(&mut self, client: &mut Client, days: &BTreeSet<NaiveDate>) -> Result<()> {
         let missing: Vec<NaiveDate> = days
             .iter()
             .filter(|d| !self.known.contains(d))
@@ -91,7 +125,7 @@ impl Partitions {
                     .checked_add_days(Days::new(i))
             })
             .collect();
-        self.ensure(client, &days).await
+        self.create(client, &days).await
     }
 
     /// Drop partitions past retention; returns the dropped names.
@@ -159,6 +193,17 @@ mod tests {
             Some(d("2026-11-02"))
         );
         assert_eq!(parse_partition_name("measurement_default"), None);
+    }
+
+    #[test]
+    fn partitions_are_made_only_near_today() {
+        let today = d("2026-11-22");
+        assert!(in_window(today, today));
+        assert!(in_window(d("2026-10-22"), today));
+        assert!(!in_window(d("2026-10-21"), today));
+        assert!(in_window(d("2026-11-24"), today));
+        assert!(!in_window(d("2026-11-25"), today));
+        assert!(!in_window(d("1970-01-01"), today));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, REFUSED_BY_POSTGRES};
 use crate::consumer::RecorderConsumer;
 use crate::telemetry::{PartitionMetrics, WriteMetrics};
 use crate::writer::{Writer, Written};
@@ -54,11 +54,12 @@ impl Pipeline {
             let written = result?;
             self.count(&batch, &written);
             tracing::debug!(
-                "committed {} runs ({} duplicates skipped), {} samples, {} dead letters",
+                "committed {} runs ({} duplicates skipped), {} samples, {} dead letters ({} refused by PostgreSQL)",
                 written.runs,
                 written.duplicate_runs,
                 written.samples,
-                written.dead_letters
+                written.dead_letters,
+                written.refused_by_postgres
             );
             acknowledge(consumer, &batch);
         }
@@ -95,6 +96,10 @@ impl Pipeline {
         m.dead_letter_rows.increment(written.dead_letters as u64);
         for d in &batch.dead_letters {
             m.dead_letter(d.class);
+        }
+        // The messages PostgreSQL refused were found while writing; they are not in `batch`.
+        for _ in 0..written.refused_by_postgres {
+            m.dead_letter(REFUSED_BY_POSTGRES);
         }
         for (partition, next) in &batch.next_offsets {
             self.partitions.committed(partition, *next);

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use sonde_telemetry::{Counter, Gauge, Histogram, Readiness, Registry};
 
-use crate::batch::Partition;
+use crate::batch::{Partition, REFUSED_BY_POSTGRES};
 
 /// Batch write time, seconds: tens of milliseconds normally, long while PostgreSQL is away.
 const BATCH_SECONDS: &[f64] = &[
@@ -84,10 +84,10 @@ impl Telemetry {
                 &[],
             ),
             dead_letters: Arc::new(
-                ["json", "version", "invalid"].map(|class| {
+                ["json", "version", "invalid", REFUSED_BY_POSTGRES].map(|class| {
                     let c = r.counter(
                         DEAD_LETTERS,
-                        "Messages that are not valid Sonde messages, stored in dead_letter, by reason class (json, version, invalid).",
+                        "Messages stored in dead_letter, by reason class (json, version, invalid: refused by decode; postgres: refused by PostgreSQL).",
                         &[("reason", class)],
                     );
                     (class, c)
@@ -195,7 +195,7 @@ pub struct WriteMetrics {
     pub duplicate_runs: Counter,
     pub batches: Counter,
     pub duration: Histogram,
-    dead_letters: Arc<[(&'static str, Counter); 3]>,
+    dead_letters: Arc<[(&'static str, Counter); 4]>,
 }
 
 impl WriteMetrics {
@@ -216,7 +216,9 @@ impl Default for WriteMetrics {
             duplicate_runs: Counter::noop(),
             batches: Counter::noop(),
             duration: Histogram::noop(),
-            dead_letters: Arc::new(["json", "version", "invalid"].map(|c| (c, Counter::noop()))),
+            dead_letters: Arc::new(
+                ["json", "version", "invalid", REFUSED_BY_POSTGRES].map(|c| (c, Counter::noop())),
+            ),
         }
     }
 }

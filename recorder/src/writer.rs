@@ -1,26 +1,35 @@
 //! Writing one batch: runs, samples, dead letters and the consumed offsets in ONE
 //! transaction, so PostgreSQL holds either all of a batch or none of it.
 //!
-//! De-duplication: runs go through a temp staging table into `probe_run` with
-//! `ON CONFLICT (run_id) DO NOTHING RETURNING run_id`; only samples of runs that were
-//! actually inserted are copied into `measurement`. Replaying a batch is therefore harmless,
-//! which is what makes retry after a lost connection (commit outcome unknown) safe.
+//! No message can halt the recorder. When PostgreSQL refuses the batch's data (a [`Fault::Data`]
+//! error), the batch is written again in halves, and halves of the failing halves, until
+//! each refused message is alone; it goes to `dead_letter` with PostgreSQL's error text, the
+//! others are written, and the batch's offsets are stored last, with the dead letters. The
+//! pieces are idempotent (see [`crate::commit`]), so a crash between them loses and doubles
+//! nothing. Any other failure is retried on the same batch with backoff until it succeeds or
+//! the recorder is stopped, logged once per change of cause and every
+//! [`STALL_WARNING_INTERVAL`](crate::stall::STALL_WARNING_INTERVAL) while it lasts.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use bytes::Bytes;
-use futures::SinkExt;
 use tokio::sync::watch;
 use tokio_postgres::Client;
-use uuid::Uuid;
 
-use crate::batch::{Batch, Partition};
-use crate::copy_binary::CopyBuffer;
-use crate::db::PgTarget;
+use crate::batch::{Batch, DeadLetter, Partition, Run, REFUSED_BY_POSTGRES};
+use crate::commit;
+use crate::db::{backoff, PgTarget};
 use crate::partitions::Partitions;
+use crate::pg_error::{classify, describe, refusal, Fault};
 use crate::series::SeriesCache;
+use crate::stall::{human, Stall, STALL_WARNING_INTERVAL};
 use crate::telemetry::Connected;
+
+/// Longest wait between two attempts at a batch that keeps failing: a failed attempt costs
+/// the server little, and the recovery is seen within this.
+pub const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What one committed batch added.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +37,11 @@ pub struct Written {
     pub runs: usize,
     pub duplicate_runs: usize,
     pub samples: usize,
+    /// Dead letters, those `decode` refused and those PostgreSQL refused.
     pub dead_letters: usize,
+    /// Of the dead letters, the messages PostgreSQL refused (isolated by splitting the batch).
+    pub refused_by_postgres: usize,
 }
-
-const STAGE_RUN_SQL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_run (
-    run_id uuid, host text, probe text, probe_version text, job text, started_at timestamptz,
-    duration_us bigint, status text, error text, component_sha256 text,
-    topic text, \"partition\" integer, \"offset\" bigint
-) ON COMMIT DELETE ROWS";
-
-const RUN_COLUMNS: &str =
-    "run_id, host, probe, probe_version, job, started_at, duration_us, status, error, component_sha256, topic, \"partition\", \"offset\"";
 
 /// A PostgreSQL session that survives the server going away.
 pub struct Writer {
@@ -49,10 +52,12 @@ pub struct Writer {
     measure_table: String,
     retention_days: u32,
     connected: Connected,
+    stall: Stall,
 }
 
 impl Writer {
-    /// Connect (retrying until `abort`) and bring the schema up to date.
+    /// Connect (retrying until `abort`) and bring the schema up to date. A schema that cannot
+    /// be brought up to date here is an error: the recorder does not start.
     pub async fn start(
         target: PgTarget,
         measure_table: &str,
@@ -79,6 +84,7 @@ impl Writer {
             measure_table: measure_table.to_owned(),
             retention_days,
             connected,
+            stall: Stall::default(),
         };
         if !writer.reconnect(abort).await? {
             return Ok(None);
@@ -95,7 +101,7 @@ impl Writer {
         };
         crate::migrations::run(&mut client, &self.measure_table).await?;
         client
-            .batch_execute(STAGE_RUN_SQL)
+            .batch_execute(commit::STAGE_RUN_SQL)
             .await
             .context("creating the staging table")?;
         self.partitions.forget();
@@ -123,218 +129,210 @@ impl Writer {
         partitions: &[Partition],
     ) -> Result<HashMap<Partition, i64>> {
         let client = self.client.as_ref().context("not connected")?;
-        stored_offsets(client, partitions).await
+        commit::stored_offsets(client, partitions).await
     }
 
-    /// Write `batch`, retrying through connection loss until it is committed or `abort`
-    /// fires (then an error: nothing of the batch was acknowledged, it will be redone).
+    /// Write `batch`, retrying until it is committed or `abort` fires (then an error: nothing
+    /// of the batch was acknowledged, it will be consumed again).
     pub async fn write(
         &mut self,
         batch: &Batch,
         abort: &mut watch::Receiver<bool>,
     ) -> Result<Written> {
+        let messages = batch.messages();
+        let mut attempt = 0u32;
         loop {
-            if self.client.as_ref().is_none_or(|c| c.is_closed()) && !self.reconnect(abort).await? {
+            let connected = self.client.as_ref().is_some_and(|c| !c.is_closed());
+            let result = if connected {
+                watched(self.write_batch(batch), messages).await
+            } else {
+                match self.reconnect(abort).await {
+                    Ok(true) => continue,
+                    Ok(false) => Err(anyhow::anyhow!("stopped while reconnecting")),
+                    Err(e) => Err(e.context("reconnecting to PostgreSQL")),
+                }
+            };
+            match result {
+                Ok(written) => {
+                    Stall::log(self.stall.succeeded(Instant::now()));
+                    return Ok(written);
+                }
+                Err(e) => {
+                    let cause = describe(&e);
+                    Stall::log(self.stall.failed(&cause, messages, Instant::now()));
+                    if self.client.as_ref().is_some_and(Client::is_closed) {
+                        self.client = None;
+                        self.connected.postgres(false);
+                    }
+                }
+            }
+            if *abort.borrow() {
                 anyhow::bail!("stopped before the batch was committed; it will be consumed again");
             }
-            match self.write_once(batch).await {
-                Ok(written) => return Ok(written),
-                Err(e) if is_transient(&e, self.client.as_ref()) => {
-                    tracing::warn!("writing a batch failed, retrying: {e:#}");
-                    self.client = None;
-                    self.connected.postgres(false);
-                    let delay = self.target.connect_interval;
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = abort.changed() => {}
+            tokio::select! {
+                _ = tokio::time::sleep(backoff(self.target.connect_interval, attempt).min(MAX_RETRY_INTERVAL)) => {}
+                _ = abort.changed() => {}
+            }
+            attempt = attempt.saturating_add(1);
+        }
+    }
+
+    /// One attempt: the whole batch in one transaction, or, when PostgreSQL refuses its data,
+    /// in pieces around the refused messages.
+    async fn write_batch(&mut self, batch: &Batch) -> Result<Written> {
+        let dead: Vec<&DeadLetter> = batch.dead_letters.iter().collect();
+        match self.commit(&batch.runs, &dead, Some(batch)).await {
+            Ok((runs, samples)) => Ok(Written {
+                runs,
+                duplicate_runs: batch.runs.len() - runs,
+                samples,
+                dead_letters: dead.len(),
+                refused_by_postgres: 0,
+            }),
+            Err(e) if classify(&e, self.client.as_ref()) == Fault::Data => {
+                tracing::warn!(
+                    "PostgreSQL refused a batch of {} runs ({}); writing it in parts to find the message(s) responsible",
+                    batch.runs.len(),
+                    refusal(&e)
+                );
+                self.isolate(batch).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Write `batch.runs` in halves until every refused run is alone, then its dead letters
+    /// (decode's and PostgreSQL's) and offsets. A failure that is not about the data is
+    /// returned: the caller retries the whole batch, whose committed pieces add nothing again.
+    async fn isolate(&mut self, batch: &Batch) -> Result<Written> {
+        let mut written = Written::default();
+        let mut refused: Vec<DeadLetter> = Vec::new();
+        let mut pending: Vec<Range<usize>> = halves(0..batch.runs.len());
+        while let Some(range) = pending.pop() {
+            let runs = &batch.runs[range.clone()];
+            match self.commit(runs, &[], None).await {
+                Ok((new, samples)) => {
+                    written.runs += new;
+                    written.duplicate_runs += runs.len() - new;
+                    written.samples += samples;
+                }
+                Err(e) if classify(&e, self.client.as_ref()) == Fault::Data => {
+                    if let [run] = runs {
+                        refused.push(refused_run(run, refusal(&e)));
+                    } else {
+                        pending.extend(halves(range));
                     }
                 }
                 Err(e) => return Err(e),
             }
         }
+        let dead: Vec<&DeadLetter> = batch.dead_letters.iter().chain(&refused).collect();
+        self.commit(&[], &dead, Some(batch))
+            .await
+            .context("storing dead letters and offsets after isolating refused messages")?;
+        written.dead_letters = dead.len();
+        written.refused_by_postgres = refused.len();
+        Ok(written)
     }
 
-    async fn write_once(&mut self, batch: &Batch) -> Result<Written> {
+    /// One transaction: `runs` with their samples, `dead`, and `offsets_of`'s next offsets.
+    async fn commit(
+        &mut self,
+        runs: &[Run],
+        dead: &[&DeadLetter],
+        offsets_of: Option<&Batch>,
+    ) -> Result<(usize, usize)> {
         let client = self.client.as_mut().context("not connected")?;
-        let days: BTreeSet<_> = batch
-            .runs
+        let days: BTreeSet<_> = runs
             .iter()
             .map(|r| r.message.started_at.date_naive())
             .collect();
-        self.partitions.ensure(client, &days).await?;
+        self.partitions.ensure(client, &days).await;
         self.series
-            .resolve(client, batch.runs.iter().map(|r| &r.message))
+            .resolve(client, runs.iter().map(|r| &r.message))
             .await?;
-
         let tx = client.transaction().await?;
-        let mut stage = CopyBuffer::new(batch.runs.len() * 160);
-        for r in &batch.runs {
-            let m = &r.message;
-            let status = match m.status {
-                sonde_message::RunStatus::Ok => "ok",
-                sonde_message::RunStatus::Error => "error",
-            };
-            stage
-                .row(13)
-                .uuid(&m.run_id)
-                .text(&m.host)
-                .text(&m.probe)
-                .text(&m.probe_version)
-                .text(&m.job)
-                .timestamptz(m.started_at)
-                .i64(i64::try_from(m.duration_us).unwrap_or(i64::MAX))
-                .text(status)
-                .opt_text(m.error.as_deref())
-                .opt_text(m.component_sha256.as_deref())
-                .text(&r.topic)
-                .i32(r.partition)
-                .i64(r.offset);
+        let added = commit::insert_runs(&tx, &self.series, runs).await?;
+        commit::insert_dead_letters(&tx, dead).await?;
+        if let Some(batch) = offsets_of {
+            commit::store_offsets(&tx, &batch.next_offsets).await?;
         }
-        copy_in(
-            &tx,
-            "COPY stage_run FROM STDIN (FORMAT binary)",
-            stage.finish(),
-        )
-        .await?;
-        let new_runs: HashSet<Uuid> = tx
-            .query(
-                &format!(
-                    "INSERT INTO probe_run ({RUN_COLUMNS}) SELECT {RUN_COLUMNS} FROM stage_run
-                     ON CONFLICT (run_id) DO NOTHING RETURNING run_id"
-                ),
-                &[],
-            )
-            .await
-            .context("inserting probe runs")?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+        tx.commit().await.context("committing the batch")?;
+        Ok(added)
+    }
+}
 
-        let mut rows = CopyBuffer::new(batch.samples() * 38);
-        for r in batch
-            .runs
-            .iter()
-            .filter(|r| new_runs.contains(&r.message.run_id))
-        {
-            for s in &r.message.samples {
-                let id = self
-                    .series
-                    .id(&r.message, s)
-                    .context("series id not resolved")?;
-                rows.row(3)
-                    .i64(id)
-                    .timestamptz(r.message.started_at)
-                    .f64(s.value);
+/// `range` split in two, the first half last (it is popped first).
+fn halves(range: Range<usize>) -> Vec<Range<usize>> {
+    if range.is_empty() {
+        return Vec::new();
+    }
+    let mid = range.start + range.len().div_ceil(2);
+    if mid == range.end {
+        return vec![range];
+    }
+    vec![mid..range.end, range.start..mid]
+}
+
+fn refused_run(run: &Run, reason: String) -> DeadLetter {
+    tracing::warn!(
+        "dead-lettered {}/{} offset {} (run {}, host {}, job {}): {reason}",
+        run.topic,
+        run.partition,
+        run.offset,
+        run.message.run_id,
+        sonde_message::limits::preview(&run.message.host),
+        sonde_message::limits::preview(&run.message.job),
+    );
+    DeadLetter {
+        topic: run.topic.clone(),
+        partition: run.partition,
+        offset: run.offset,
+        payload: run.payload.clone(),
+        reason,
+        class: REFUSED_BY_POSTGRES,
+    }
+}
+
+/// `work`, with a warning every [`STALL_WARNING_INTERVAL`] while PostgreSQL has not
+/// answered (a statement waiting on a lock or a stuck server is not silent either).
+async fn watched<T>(work: impl std::future::Future<Output = T>, messages: usize) -> T {
+    let started = Instant::now();
+    tokio::pin!(work);
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + STALL_WARNING_INTERVAL,
+        STALL_WARNING_INTERVAL,
+    );
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = ticker.tick() => tracing::warn!(
+                "writing a batch of {messages} messages: PostgreSQL has not answered for {}",
+                human(started.elapsed())
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halves_cover_the_range_in_order() {
+        assert_eq!(halves(0..0), Vec::<Range<usize>>::new());
+        assert_eq!(halves(3..4), vec![3..4]);
+        assert_eq!(halves(0..5), vec![3..5, 0..3]);
+        // Popping from the end isolates in message order.
+        let mut pending = halves(0..4);
+        let mut order = Vec::new();
+        while let Some(r) = pending.pop() {
+            if r.len() > 1 {
+                pending.extend(halves(r));
+            } else {
+                order.push(r.start);
             }
         }
-        let samples = rows.rows();
-        copy_in(
-            &tx,
-            "COPY measurement (series_id, time, value) FROM STDIN (FORMAT binary)",
-            rows.finish(),
-        )
-        .await?;
-
-        let d = &batch.dead_letters;
-        if !d.is_empty() {
-            let topics: Vec<&str> = d.iter().map(|x| x.topic.as_str()).collect();
-            let parts: Vec<i32> = d.iter().map(|x| x.partition).collect();
-            let offsets: Vec<i64> = d.iter().map(|x| x.offset).collect();
-            let payloads: Vec<&[u8]> = d.iter().map(|x| x.payload.as_slice()).collect();
-            let reasons: Vec<&str> = d.iter().map(|x| x.reason.as_str()).collect();
-            tx.execute(
-                "INSERT INTO dead_letter (topic, \"partition\", \"offset\", payload, reason)
-                 SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::text[])
-                 ON CONFLICT (topic, \"partition\", \"offset\") DO NOTHING",
-                &[&topics, &parts, &offsets, &payloads, &reasons],
-            )
-            .await
-            .context("inserting dead letters")?;
-        }
-
-        let (topics, parts, offsets) = offset_columns(&batch.next_offsets);
-        tx.execute(
-            "INSERT INTO kafka_offset (topic, \"partition\", next_offset)
-             SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[])
-             ON CONFLICT (topic, \"partition\") DO UPDATE
-             SET next_offset = GREATEST(kafka_offset.next_offset, EXCLUDED.next_offset), updated_at = now()",
-            &[&topics, &parts, &offsets],
-        )
-        .await
-        .context("storing consumed offsets")?;
-        tx.commit().await.context("committing the batch")?;
-        Ok(Written {
-            runs: new_runs.len(),
-            duplicate_runs: batch.runs.len() - new_runs.len(),
-            samples,
-            dead_letters: d.len(),
-        })
+        assert_eq!(order, vec![0, 1, 2, 3]);
     }
-}
-
-fn offset_columns(next: &BTreeMap<Partition, i64>) -> (Vec<&str>, Vec<i32>, Vec<i64>) {
-    let topics = next.keys().map(|(t, _)| t.as_str()).collect();
-    let parts = next.keys().map(|(_, p)| *p).collect();
-    let offsets = next.values().copied().collect();
-    (topics, parts, offsets)
-}
-
-async fn copy_in(tx: &tokio_postgres::Transaction<'_>, sql: &str, data: Bytes) -> Result<()> {
-    let sink = tx
-        .copy_in::<_, Bytes>(sql)
-        .await
-        .with_context(|| sql.to_owned())?;
-    futures::pin_mut!(sink);
-    sink.send(data).await.with_context(|| sql.to_owned())?;
-    sink.finish().await.with_context(|| sql.to_owned())?;
-    Ok(())
-}
-
-/// The next offset stored for each of `partitions` that has one.
-pub async fn stored_offsets(
-    client: &Client,
-    partitions: &[Partition],
-) -> Result<HashMap<Partition, i64>> {
-    let topics: Vec<&str> = partitions.iter().map(|(t, _)| t.as_str()).collect();
-    let rows = client
-        .query(
-            "SELECT topic, \"partition\", next_offset FROM kafka_offset WHERE topic = ANY($1)",
-            &[&topics],
-        )
-        .await
-        .context("reading stored offsets")?;
-    let wanted: HashSet<&Partition> = partitions.iter().collect();
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                (r.get::<_, String>(0), r.get::<_, i32>(1)),
-                r.get::<_, i64>(2),
-            )
-        })
-        .filter(|(p, _)| wanted.contains(p))
-        .collect())
-}
-
-/// Worth retrying: the connection is gone, or the server asked us to retry
-/// (connection class 08, shutdown 57P0x, serialization failure, deadlock).
-fn is_transient(e: &anyhow::Error, client: Option<&Client>) -> bool {
-    if client.is_none_or(|c| c.is_closed()) {
-        return true;
-    }
-    e.chain().any(
-        |cause| match cause.downcast_ref::<tokio_postgres::Error>() {
-            Some(pg) => match pg.code() {
-                Some(code) => {
-                    let c = code.code();
-                    c.starts_with("08") || c.starts_with("57P") || c == "40001" || c == "40P01"
-                }
-                None => {
-                    pg.is_closed()
-                        || std::error::Error::source(pg).is_some_and(|s| s.is::<std::io::Error>())
-                }
-            },
-            None => cause.is::<std::io::Error>(),
-        },
-    )
 }

@@ -9,6 +9,7 @@ pub mod browser;
 mod env;
 mod http;
 mod kafka;
+pub mod poison;
 mod postgres;
 mod private;
 mod recorder_ini;

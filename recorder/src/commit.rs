@@ -1,0 +1,181 @@
+//! What one PostgreSQL transaction of the recorder holds: runs (through a staging table) and
+//! their samples, dead letters, and the consumed offsets, each step a function of its own.
+//!
+//! De-duplication: runs go through a temp staging table into `probe_run` with
+//! `ON CONFLICT (run_id) DO NOTHING RETURNING run_id`; only samples of runs that were
+//! actually inserted are copied into `measurement`. Replaying any of it is therefore
+//! harmless, which is what makes retries (commit outcome unknown) and batches written in
+//! pieces safe. Call [`insert_runs`] once per transaction (the staging table empties at commit).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use futures::SinkExt;
+use tokio_postgres::{Client, Transaction};
+use uuid::Uuid;
+
+use crate::batch::{DeadLetter, Partition, Run};
+use crate::copy_binary::CopyBuffer;
+use crate::series::SeriesCache;
+
+pub const STAGE_RUN_SQL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_run (
+    run_id uuid, host text, probe text, probe_version text, job text, started_at timestamptz,
+    duration_us bigint, status text, error text, component_sha256 text, dropped_non_finite integer,
+    topic text, \"partition\" integer, \"offset\" bigint
+) ON COMMIT DELETE ROWS";
+
+const RUN_COLUMNS: &str = "run_id, host, probe, probe_version, job, started_at, duration_us, \
+     status, error, component_sha256, dropped_non_finite, topic, \"partition\", \"offset\"";
+
+/// Rows `runs` added: (runs newly inserted, their samples).
+pub async fn insert_runs(
+    tx: &Transaction<'_>,
+    series: &SeriesCache,
+    runs: &[Run],
+) -> Result<(usize, usize)> {
+    if runs.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut stage = CopyBuffer::new(runs.len() * 160);
+    for r in runs {
+        let m = &r.message;
+        let status = match m.status {
+            sonde_message::RunStatus::Ok => "ok",
+            sonde_message::RunStatus::Error => "error",
+        };
+        // `decode` bounds duration_us by i64::MAX and dropped_non_finite by the sample cap.
+        let duration_us = i64::try_from(m.duration_us).context("duration_us over bigint")?;
+        let dropped = i32::try_from(m.dropped_non_finite).context("dropped_non_finite")?;
+        stage
+            .row(14)
+            .uuid(&m.run_id)
+            .text(&m.host)
+            .text(&m.probe)
+            .text(&m.probe_version)
+            .text(&m.job)
+            .timestamptz(m.started_at)
+            .i64(duration_us)
+            .text(status)
+            .opt_text(m.error.as_deref())
+            .opt_text(m.component_sha256.as_deref())
+            .i32(dropped)
+            .text(&r.topic)
+            .i32(r.partition)
+            .i64(r.offset);
+    }
+    copy_in(
+        tx,
+        "COPY stage_run FROM STDIN (FORMAT binary)",
+        stage.finish(),
+    )
+    .await?;
+    let new_runs: HashSet<Uuid> = tx
+        .query(
+            &format!(
+                "INSERT INTO probe_run ({RUN_COLUMNS}) SELECT {RUN_COLUMNS} FROM stage_run
+                 ON CONFLICT (run_id) DO NOTHING RETURNING run_id"
+            ),
+            &[],
+        )
+        .await
+        .context("inserting probe runs")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+
+    let samples: usize = runs.iter().map(|r| r.message.samples.len()).sum();
+    let mut rows = CopyBuffer::new(samples * 38);
+    for r in runs.iter().filter(|r| new_runs.contains(&r.message.run_id)) {
+        for s in &r.message.samples {
+            let id = series.id(&r.message, s).context("series id not resolved")?;
+            rows.row(3)
+                .i64(id)
+                .timestamptz(r.message.started_at)
+                .f64(s.value);
+        }
+    }
+    let samples = rows.rows();
+    copy_in(
+        tx,
+        "COPY measurement (series_id, time, value) FROM STDIN (FORMAT binary)",
+        rows.finish(),
+    )
+    .await?;
+    Ok((new_runs.len(), samples))
+}
+
+/// Dead letters, at most once per (topic, partition, offset).
+pub async fn insert_dead_letters(tx: &Transaction<'_>, dead: &[&DeadLetter]) -> Result<()> {
+    if dead.is_empty() {
+        return Ok(());
+    }
+    let topics: Vec<&str> = dead.iter().map(|x| x.topic.as_str()).collect();
+    let parts: Vec<i32> = dead.iter().map(|x| x.partition).collect();
+    let offsets: Vec<i64> = dead.iter().map(|x| x.offset).collect();
+    let payloads: Vec<&[u8]> = dead.iter().map(|x| x.payload.as_slice()).collect();
+    let reasons: Vec<&str> = dead.iter().map(|x| x.reason.as_str()).collect();
+    tx.execute(
+        "INSERT INTO dead_letter (topic, \"partition\", \"offset\", payload, reason)
+         SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::text[])
+         ON CONFLICT (topic, \"partition\", \"offset\") DO NOTHING",
+        &[&topics, &parts, &offsets, &payloads, &reasons],
+    )
+    .await
+    .context("inserting dead letters")?;
+    Ok(())
+}
+
+/// The next offset of each partition; stored offsets only move forward.
+pub async fn store_offsets(tx: &Transaction<'_>, next: &BTreeMap<Partition, i64>) -> Result<()> {
+    let topics: Vec<&str> = next.keys().map(|(t, _)| t.as_str()).collect();
+    let parts: Vec<i32> = next.keys().map(|(_, p)| *p).collect();
+    let offsets: Vec<i64> = next.values().copied().collect();
+    tx.execute(
+        "INSERT INTO kafka_offset (topic, \"partition\", next_offset)
+         SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[])
+         ON CONFLICT (topic, \"partition\") DO UPDATE
+         SET next_offset = GREATEST(kafka_offset.next_offset, EXCLUDED.next_offset), updated_at = now()",
+        &[&topics, &parts, &offsets],
+    )
+    .await
+    .context("storing consumed offsets")?;
+    Ok(())
+}
+
+async fn copy_in(tx: &Transaction<'_>, sql: &str, data: Bytes) -> Result<()> {
+    let sink = tx
+        .copy_in::<_, Bytes>(sql)
+        .await
+        .with_context(|| sql.to_owned())?;
+    futures::pin_mut!(sink);
+    sink.send(data).await.with_context(|| sql.to_owned())?;
+    sink.finish().await.with_context(|| sql.to_owned())?;
+    Ok(())
+}
+
+/// The next offset stored for each of `partitions` that has one.
+pub async fn stored_offsets(
+    client: &Client,
+    partitions: &[Partition],
+) -> Result<HashMap<Partition, i64>> {
+    let topics: Vec<&str> = partitions.iter().map(|(t, _)| t.as_str()).collect();
+    let rows = client
+        .query(
+            "SELECT topic, \"partition\", next_offset FROM kafka_offset WHERE topic = ANY($1)",
+            &[&topics],
+        )
+        .await
+        .context("reading stored offsets")?;
+    let wanted: HashSet<&Partition> = partitions.iter().collect();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                (r.get::<_, String>(0), r.get::<_, i32>(1)),
+                r.get::<_, i64>(2),
+            )
+        })
+        .filter(|(p, _)| wanted.contains(p))
+        .collect())
+}
