@@ -10,7 +10,7 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::{RunMessage, RunStatus};
+use crate::{RunMessage, RunStatus, Sample};
 
 pub const MAX_HOST_BYTES: usize = 255;
 pub const MAX_PROBE_BYTES: usize = 64;
@@ -96,7 +96,8 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
-fn violation(path: impl Into<String>, problem: impl Into<String>) -> Violation {
+/// A [`Violation`] of `path`.
+pub fn violation(path: impl Into<String>, problem: impl Into<String>) -> Violation {
     Violation {
         path: path.into(),
         problem: problem.into(),
@@ -105,26 +106,40 @@ fn violation(path: impl Into<String>, problem: impl Into<String>) -> Violation {
 
 /// Check one text `value` of `field` found at `path`.
 pub fn check_text(field: Field, path: &str, value: &str) -> Result<(), Violation> {
+    text_problem(field, value).map_or(Ok(()), |problem| Err(violation(path, problem)))
+}
+
+/// What is wrong with `value` as a `field`, if anything. The path of a failing field is
+/// only formatted once there is a failure: decoding checks every field of every message.
+fn text_problem(field: Field, value: &str) -> Option<String> {
     if field.must_be_nonempty() && value.is_empty() {
-        return Err(violation(path, "empty"));
+        return Some("empty".into());
     }
     if value.len() > field.max_bytes() {
-        return Err(violation(
-            path,
-            format!(
-                "{} bytes, more than the {} allowed",
-                value.len(),
-                field.max_bytes()
-            ),
+        return Some(format!(
+            "{} bytes, more than the {} allowed",
+            value.len(),
+            field.max_bytes()
         ));
     }
-    if let Some((at, c)) = value.char_indices().find(|(_, c)| !field.allows(*c)) {
-        return Err(violation(
-            path,
-            format!("control character U+{:04X} at byte {at}", c as u32),
-        ));
-    }
-    Ok(())
+    let (at, c) = first_disallowed(field, value)?;
+    Some(format!("control character U+{:04X} at byte {at}", c as u32))
+}
+
+/// The first character `field` does not allow, by a scan of bytes: C0 controls and DEL are
+/// single bytes, C1 controls (U+0080..=U+009F) are 0xC2 followed by 0x80..=0x9F.
+fn first_disallowed(field: Field, value: &str) -> Option<(usize, char)> {
+    let bytes = value.as_bytes();
+    bytes.iter().enumerate().find_map(|(i, &b)| {
+        let control = b < 0x20
+            || b == 0x7f
+            || (b == 0xc2 && bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)));
+        if !control {
+            return None;
+        }
+        let c = value.get(i..)?.chars().next()?;
+        (!field.allows(c)).then_some((i, c))
+    })
 }
 
 /// Check the fields that name a run's origin (what the host knows before any run):
@@ -202,28 +217,42 @@ pub fn validate(m: &RunMessage, now: DateTime<Utc>) -> Result<(), Violation> {
         ));
     }
     for (i, s) in m.samples.iter().enumerate() {
-        check_text(Field::MetricName, &format!("samples[{i}].name"), &s.name)?;
-        check_text(Field::Unit, &format!("samples[{i}].unit"), &s.unit)?;
-        if !s.value.is_finite() {
-            return Err(violation(
-                format!("samples[{i}].value"),
-                "not a finite number",
-            ));
+        check_sample(i, s)?;
+    }
+    Ok(())
+}
+
+/// The limits of one sample, `i` being its index in the message (or in a probe's output).
+pub fn check_sample(i: usize, s: &Sample) -> Result<(), Violation> {
+    if let Some(problem) = text_problem(Field::MetricName, &s.name) {
+        return Err(violation(format!("samples[{i}].name"), problem));
+    }
+    if let Some(problem) = text_problem(Field::Unit, &s.unit) {
+        return Err(violation(format!("samples[{i}].unit"), problem));
+    }
+    if !s.value.is_finite() {
+        return Err(violation(
+            format!("samples[{i}].value"),
+            "not a finite number",
+        ));
+    }
+    if s.labels.len() > MAX_LABELS_PER_SAMPLE {
+        return Err(violation(
+            format!("samples[{i}].labels"),
+            format!(
+                "{} labels, more than the {MAX_LABELS_PER_SAMPLE} allowed",
+                s.labels.len()
+            ),
+        ));
+    }
+    for (key, value) in &s.labels {
+        if let Some(problem) = text_problem(Field::LabelKey, key) {
+            let path = format!("samples[{i}].labels key \"{}\"", preview(key));
+            return Err(violation(path, problem));
         }
-        if s.labels.len() > MAX_LABELS_PER_SAMPLE {
-            return Err(violation(
-                format!("samples[{i}].labels"),
-                format!(
-                    "{} labels, more than the {MAX_LABELS_PER_SAMPLE} allowed",
-                    s.labels.len()
-                ),
-            ));
-        }
-        for (key, value) in &s.labels {
-            let key_path = format!("samples[{i}].labels key \"{}\"", preview(key));
-            check_text(Field::LabelKey, &key_path, key)?;
-            let value_path = format!("samples[{i}].labels[\"{}\"]", preview(key));
-            check_text(Field::LabelValue, &value_path, value)?;
+        if let Some(problem) = text_problem(Field::LabelValue, value) {
+            let path = format!("samples[{i}].labels[\"{}\"]", preview(key));
+            return Err(violation(path, problem));
         }
     }
     Ok(())

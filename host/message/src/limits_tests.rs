@@ -105,6 +105,11 @@ fn nul_and_control_characters_are_refused_where_they_do_harm() {
         m.samples[0].labels.insert("k".into(), bad.into());
         assert!(refused(&m).contains("control character"), "{bad:?}");
     }
+    for fine in ["\u{a0}no-break", "éx", "\u{100}\u{2028}"] {
+        let mut m = run();
+        m.host = fine.into();
+        assert_eq!(validate(&m, Utc::now()), Ok(()), "{fine:?}");
+    }
     let mut m = run();
     m.status = RunStatus::Error;
     m.error = Some("tab\tnewline\ncarriage\r".into());
