@@ -81,15 +81,7 @@ async fn rows_postgres_refuses_are_isolated_and_their_batch_is_written() {
     let refused_ids: Vec<uuid::Uuid> = refused.iter().map(|(id, _)| *id).collect();
     let stored = count_where(&db, "probe_run", "run_id = ANY($1)", &refused_ids).await;
     assert_eq!(stored, 0, "a refused run must not be in probe_run");
-    assert!(
-        recorder
-            .child
-            .try_wait()
-            .expect("recorder status")
-            .is_none(),
-        "the recorder exited:\n{}",
-        recorder.log()
-    );
+    recorder.assert_running();
     assert!(recorder.log().contains("writing it in parts"));
     assert!(recorder.terminate());
 }
@@ -199,14 +191,6 @@ async fn outages_that_are_not_about_the_data_are_retried_and_never_silent() {
     wait_for_count(&db, OFFSETS, 400).await;
     assert_exactly(&db, 400, 800).await;
     assert_eq!(count(&db, "SELECT count(*) FROM dead_letter").await, 0);
-    assert!(
-        recorder
-            .child
-            .try_wait()
-            .expect("recorder status")
-            .is_none(),
-        "the recorder exited:\n{}",
-        recorder.log()
-    );
+    recorder.assert_running();
     assert!(recorder.terminate());
 }

@@ -102,6 +102,16 @@ async fn existing_series_keep_their_ids_across_the_identity_migration() {
         .await
         .expect("insert a version-1 run");
     }
+    // The view as recorders before migration 2 made it (no `job` column).
+    db.batch_execute(
+        r#"CREATE VIEW aiven_monitor_measure AS
+SELECT s.host AS hostname, s.metric,
+       (SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM jsonb_each_text(s.labels)) AS submetric,
+       m.value, m.time AS "timestamp", s.probe, s.unit
+FROM measurement m JOIN series s ON s.id = m.series_id"#,
+    )
+    .await
+    .expect("the version-1 view");
     migrations::run(&mut db, "aiven_monitor_measure")
         .await
         .expect("migrate to the newest schema");

@@ -100,6 +100,13 @@ impl Recorder {
         }
     }
 
+    /// Panics with the log when the recorder has exited (it must stay up through anything).
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("the recorder exited ({status}):\n{}", self.log());
+        }
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
