@@ -4,6 +4,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sonde_message::limits::{check_text, Field};
+
 use crate::cli::{Cli, Command};
 use crate::config::{Config, DEFAULT_MAX_CONCURRENCY};
 use crate::http::HttpLimits;
@@ -128,6 +130,10 @@ fn make_host(cli: &Cli, config: &Config) -> anyhow::Result<(Host, String)> {
         .or_else(|| config.toml.hostname.clone())
         .or_else(sysinfo::System::host_name)
         .unwrap_or_else(|| "unknown".into());
+    // Every message carries it: one the recorder would refuse would dead-letter every run.
+    check_text(Field::Host, "host name", &hostname).map_err(|v| {
+        anyhow::anyhow!("{v}; set --hostname or `hostname` in host.toml (see docs/limits.md)")
+    })?;
     let cache_dir = cli
         .run
         .cache_dir

@@ -181,6 +181,15 @@ impl Config {
             }
             jobs.push(spec);
         }
+        if let Some(v) = toml.defaults.max_samples {
+            if let Err(e) = check_max_samples(v) {
+                problems.push(format!(
+                    "{}:{}: [defaults]: {e}",
+                    path.display(),
+                    key_line(text, "[defaults]")
+                ));
+            }
+        }
         if toml.max_concurrency == Some(0) {
             problems.push(format!(
                 "{}:{}: `max_concurrency` must be at least 1",
@@ -224,6 +233,15 @@ pub fn default_limits(defaults: &Defaults) -> RunLimits {
         max_samples: defaults.max_samples.unwrap_or(base.max_samples),
         max_output_bytes: defaults.max_output_bytes.unwrap_or(base.max_output_bytes),
     }
+}
+
+/// A run cannot publish more samples than one message may carry.
+fn check_max_samples(max_samples: u32) -> anyhow::Result<()> {
+    let cap = sonde_message::limits::MAX_SAMPLES_PER_MESSAGE;
+    if max_samples as usize > cap {
+        anyhow::bail!("`max_samples` = {max_samples} is more than one message may carry ({cap})");
+    }
+    Ok(())
 }
 
 pub(crate) fn resolve_job(
@@ -273,6 +291,8 @@ pub(crate) fn resolve_job(
     if let Some(v) = job.max_output_bytes {
         limits.max_output_bytes = v;
     }
+    check_max_samples(limits.max_samples)
+        .map_err(|e| anyhow::anyhow!("{origin}: job {name:?}: {e}"))?;
     let param_timeout = params
         .iter()
         .find(|(k, _)| k == "timeout_ms")
@@ -400,6 +420,25 @@ timeout_ms = 500
             err.contains("h.toml:1") && err.contains("max_output_bytes"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn max_samples_cannot_exceed_what_a_message_carries() {
+        let job = "[[job]]\nprobe = \"a/x.wasm\"\nmax_samples = 10001\n";
+        let err = Config::parse(job, Path::new("h.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("h.toml:1: job \"x\": `max_samples` = 10001"),
+            "{err}"
+        );
+        let defaults = "[defaults]\nmax_samples = 20000\n";
+        let err = Config::parse(defaults, Path::new("h.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[defaults]: `max_samples` = 20000"), "{err}");
+        let ok = "[[job]]\nprobe = \"a/x.wasm\"\nmax_samples = 10000\n";
+        assert!(Config::parse(ok, Path::new("h.toml")).is_ok());
     }
 
     #[test]

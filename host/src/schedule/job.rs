@@ -1,18 +1,20 @@
 //! One job: a probe, its params, allow-list and limits, and its long-lived instance.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sonde_message::{RunMessage, RunStatus, Sample};
+use sonde_message::limits::{check_text, Field};
+use sonde_message::RunMessage;
 
 use crate::config::JobSpec;
 use crate::http::AllowList;
+use crate::runtime::bindings::Sample as ProbeSample;
 use crate::runtime::instance::ProbeInstance;
 use crate::runtime::limits::RunFailure;
 use crate::runtime::probe::{Host, LoadedProbe};
 use crate::runtime::sandbox::JobCapabilities;
+use crate::schedule::publishable;
 
 pub struct Job {
     pub spec: JobSpec,
@@ -27,6 +29,7 @@ impl Job {
     /// Check the params against what the probe declares; the error is one line naming the
     /// job, the probe and the missing or unknown param.
     pub fn new(host: &Host, spec: JobSpec, probe: Arc<LoadedProbe>) -> anyhow::Result<Job> {
+        check_identity(&spec, &probe)?;
         let params = resolve_params(&spec, &probe)?;
         let allow = AllowList::new(&spec.allow_http)
             .map_err(|e| anyhow::anyhow!("{}: job {:?}: {e}", spec.origin, spec.name))?;
@@ -54,13 +57,15 @@ impl Job {
 
     /// Replace the probe (between runs); the next run makes a fresh instance.
     pub fn swap_probe(&mut self, probe: Arc<LoadedProbe>) -> anyhow::Result<()> {
+        check_identity(&self.spec, &probe)?;
         self.params = resolve_params(&self.spec, &probe)?;
         self.probe = probe;
         self.instance = None;
         Ok(())
     }
 
-    /// One run, always turned into a message (ok with samples, or error with the reason).
+    /// One run, always turned into a message (ok with samples, or error with the reason)
+    /// that is within the message limits.
     pub async fn run_once(&mut self, host: &Host, hostname: &str) -> RunMessage {
         let started_at = Utc::now();
         let clock = Instant::now();
@@ -76,21 +81,34 @@ impl Job {
         let result = self.run_instance(host).await;
         msg.duration_us = clock.elapsed().as_micros() as u64;
         match result {
-            Ok(samples) => msg.samples = samples,
+            Ok(raw) => match publishable::samples(raw) {
+                Ok(out) => {
+                    if out.dropped_non_finite > 0 {
+                        tracing::debug!(
+                            job = %self.spec.name,
+                            "{} samples with a non-finite value dropped",
+                            out.dropped_non_finite
+                        );
+                    }
+                    msg.samples = out.samples;
+                    msg.dropped_non_finite = out.dropped_non_finite;
+                }
+                Err(v) => publishable::fail(&mut msg, &format!("output invalid: {v}")),
+            },
             Err(failure) => {
                 if failure.discards_instance() {
                     self.instance = None;
                 }
-                msg.status = RunStatus::Error;
-                msg.error = Some(failure.to_string());
+                publishable::fail(&mut msg, &failure.to_string());
             }
         }
+        publishable::finish(&mut msg, Utc::now());
         msg
     }
 
     /// One run; `timeout_ms` bounds making the instance (when there is none) and the run
-    /// together.
-    async fn run_instance(&mut self, host: &Host) -> Result<Vec<Sample>, RunFailure> {
+    /// together. The samples are as the probe returned them (`publishable` checks them).
+    async fn run_instance(&mut self, host: &Host) -> Result<Vec<ProbeSample>, RunFailure> {
         let _busy = host.runtime.busy();
         let limits = &self.spec.limits;
         let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
@@ -104,17 +122,38 @@ impl Job {
         let Some(instance) = self.instance.as_mut() else {
             return Err(RunFailure::Instantiate("no instance".into()));
         };
-        let samples = instance.run(&self.params, limits, deadline).await?;
-        Ok(samples
-            .into_iter()
-            .map(|s| Sample {
-                name: s.name,
-                value: s.value,
-                unit: s.unit,
-                labels: s.labels.into_iter().collect::<BTreeMap<_, _>>(),
-            })
-            .collect())
+        instance.run(&self.params, limits, deadline).await
     }
+}
+
+/// The job name and what the probe claims to be go into every message: a name the recorder
+/// would refuse would make every run of the job a dead letter, so the job is refused instead.
+fn check_identity(spec: &JobSpec, probe: &LoadedProbe) -> anyhow::Result<()> {
+    let info = &probe.info;
+    let checks = [
+        (Field::Job, "job name", spec.name.as_str()),
+        (
+            Field::Probe,
+            "probe name (from describe())",
+            info.name.as_str(),
+        ),
+        (
+            Field::ProbeVersion,
+            "probe version (from describe())",
+            info.version.as_str(),
+        ),
+    ];
+    for (field, what, value) in checks {
+        check_text(field, what, value).map_err(|v| {
+            anyhow::anyhow!(
+                "{}: job \"{}\" (probe {}): {v}; see the message limits in docs/limits.md",
+                spec.origin,
+                sonde_message::limits::preview(&spec.name),
+                probe.path.display()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 fn resolve_params(spec: &JobSpec, probe: &LoadedProbe) -> anyhow::Result<Vec<(String, String)>> {

@@ -4,5 +4,6 @@
 
 pub mod job;
 pub mod once;
+pub mod publishable;
 pub mod scheduler;
 pub mod watch;
