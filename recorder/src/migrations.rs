@@ -76,6 +76,11 @@ CREATE TABLE dead_letter (
     ),
     (
         4,
+        "http-check durations recorded in ms are converted to s",
+        HTTP_DURATION_TO_SECONDS,
+    ),
+    (
+        5,
         "series keyed on a SHA-256 of (host, job, metric, unit, labels); probe_run.dropped_non_finite",
         SERIES_IDENTITY,
     ),
@@ -86,8 +91,8 @@ CREATE TABLE dead_letter (
 /// OpenTelemetry's counter names (`system.network.io` is a byte counter, not By/s), swap
 /// becomes `system.paging.*`, `available` memory its own metric, the `irq` cpu state
 /// OpenTelemetry's `interrupt`, and the HTTP check metrics go under `sonde.`. Units and
-/// values stay as recorded (old `sonde.http.check.duration` series keep `ms`), so no
-/// measurement row is rewritten. A renamed series whose new identity exists already (a
+/// values stay as recorded here; migration 4 converts the one unit that changed. A renamed
+/// series whose new identity exists already (a
 /// newer host recorded by an older recorder) is merged into it. Only the bundled probes'
 /// series are touched: what another probe meant by a name is not known here.
 const RENAME_TO_OTEL_NAMES: &str = r#"
@@ -126,6 +131,23 @@ DELETE FROM series s USING series_merge g WHERE s.id = g.old_id;
 UPDATE series s SET metric = r.metric, unit = r.unit, labels = r.labels
 FROM series_rename r
 WHERE s.id = r.id AND NOT EXISTS (SELECT 1 FROM series_merge g WHERE g.old_id = r.id);
+"#;
+
+/// `sonde.http.check.duration` is in seconds (OpenTelemetry's unit for durations); the
+/// series migration 2 renamed kept the milliseconds they were recorded in. Their values
+/// are divided by 1000 and they join the seconds series of the same check where one exists
+/// (a host already sending seconds), so one name has one unit.
+const HTTP_DURATION_TO_SECONDS: &str = r#"
+CREATE TEMP TABLE duration_ms ON COMMIT DROP AS
+SELECT s.id AS old_id, t.id AS new_id
+FROM series s
+LEFT JOIN series t ON t.host = s.host AND t.probe = s.probe AND t.metric = s.metric
+                  AND t.unit = 's' AND t.labels = s.labels
+WHERE s.probe = 'http-check' AND s.metric = 'sonde.http.check.duration' AND s.unit = 'ms';
+UPDATE measurement m SET value = m.value / 1000, series_id = coalesce(d.new_id, d.old_id)
+FROM duration_ms d WHERE m.series_id = d.old_id;
+DELETE FROM series s USING duration_ms d WHERE s.id = d.old_id AND d.new_id IS NOT NULL;
+UPDATE series s SET unit = 's' FROM duration_ms d WHERE s.id = d.old_id AND d.new_id IS NULL;
 "#;
 
 /// Series identity becomes the operator's (the job, not the probe's claimed name) and is

@@ -24,7 +24,7 @@ use sonde_message::{RunMessage, Sample};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
-/// Bumped if [`canonical_identity`] ever changes (migration 3 computes the same bytes in SQL
+/// Bumped if [`canonical_identity`] ever changes (migration 5 computes the same bytes in SQL
 /// for the series that existed before it).
 const IDENTITY_TAG: &[u8] = b"sonde-series-v1";
 

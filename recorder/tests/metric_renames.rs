@@ -1,6 +1,7 @@
 //! Upgrading a database written under the bundled probes' old metric names: migration 2
 //! renames their series to the names of docs/probes.md, merges a series whose new
-//! identity exists already, keeps every measurement, and leaves other probes alone.
+//! identity exists already, keeps every measurement, and leaves other probes alone;
+//! migration 4 converts the HTTP check durations from ms to s.
 
 use sonde_recorder::migrations;
 use sonde_tests::{create_test_database, pg_connect, Env};
@@ -19,7 +20,7 @@ memory system.swap.usage By {"state":"used"} -> system.paging.usage By {"state":
 memory system.swap.utilization 1 {"state":"used"} -> system.paging.utilization 1 {"state":"used"}
 cpu system.cpu.utilization 1 {"cpu":"total","state":"irq"} -> system.cpu.utilization 1 {"cpu":"total","state":"interrupt"}
 cpu system.cpu.utilization 1 {"cpu":"total","state":"user"} -> system.cpu.utilization 1 {"cpu":"total","state":"user"}
-http-check http.check.duration ms {"url":"http://x/","phase":"total"} -> sonde.http.check.duration ms {"url":"http://x/","phase":"total"}
+http-check http.check.duration ms {"url":"http://x/","phase":"total"} -> sonde.http.check.duration s {"url":"http://x/","phase":"total"}
 http-check http.check.up 1 {"url":"http://x/"} -> sonde.http.check.up 1 {"url":"http://x/"}
 http-check http.check.status_code 1 {"url":"http://x/"} -> sonde.http.check.status_code 1 {"url":"http://x/"}
 http-check http.check.regex_match 1 {"url":"http://x/"} -> sonde.http.check.regex_match 1 {"url":"http://x/"}
@@ -90,6 +91,15 @@ async fn series_with_values(db: &Client) -> Vec<(Identity, Vec<f64>)> {
     .collect()
 }
 
+/// A measurement's value after the upgrade: durations go from ms to s.
+fn value_after(value: f64, old: &Identity, new: &Identity) -> f64 {
+    if old.2 == "ms" && new.2 == "s" {
+        value / 1000.0
+    } else {
+        value
+    }
+}
+
 fn normalised(labels: &str) -> String {
     serde_json::from_str::<serde_json::Value>(labels)
         .expect("labels json")
@@ -125,7 +135,7 @@ async fn old_metric_names_are_renamed_merged_and_keep_their_measurements() {
         .iter()
         .enumerate()
         .skip(1)
-        .map(|(i, (_, new))| (new.clone(), vec![i as f64]))
+        .map(|(i, (old, new))| (new.clone(), vec![value_after(i as f64, old, new)]))
         .collect();
     want.push((cases[0].1.clone(), vec![0.0, 100.0]));
     assert_eq!(series_with_values(&db).await, want);
@@ -158,4 +168,44 @@ async fn old_metric_names_are_renamed_merged_and_keep_their_measurements() {
         0
     );
     assert_eq!(series_with_values(&db).await, want);
+}
+
+#[tokio::test]
+async fn durations_in_ms_become_seconds_and_join_the_seconds_series() {
+    let env = Env::load();
+    let database = create_test_database(&env).await;
+    let mut db = pg_connect(&env, &database)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    migrations::run_through(&mut db, "aiven_monitor_measure", 2)
+        .await
+        .expect("schema as migration 2 left it");
+    let series = |url: &str, unit: &str| -> Identity {
+        (
+            "http-check".into(),
+            "sonde.http.check.duration".into(),
+            unit.into(),
+            normalised(&format!(r#"{{"url":"{url}","phase":"total"}}"#)),
+        )
+    };
+    // http://a/ has old ms rows and new s rows; http://b/ only old ones.
+    let a_ms = insert_series(&db, &series("http://a/", "ms")).await;
+    insert_measurement(&db, a_ms, 12.0).await;
+    insert_measurement(&db, a_ms, 250.0).await;
+    let a_s = insert_series(&db, &series("http://a/", "s")).await;
+    insert_measurement(&db, a_s, 0.005).await;
+    let b_ms = insert_series(&db, &series("http://b/", "ms")).await;
+    insert_measurement(&db, b_ms, 7.0).await;
+
+    migrations::run(&mut db, "aiven_monitor_measure")
+        .await
+        .expect("upgrade");
+
+    assert_eq!(
+        series_with_values(&db).await,
+        vec![
+            (series("http://a/", "s"), vec![0.005, 0.012, 0.25]),
+            (series("http://b/", "s"), vec![0.007]),
+        ]
+    );
 }

@@ -57,6 +57,17 @@ async fn series_count(db: &Client) -> i64 {
         .get(0)
 }
 
+/// A run of `probe` under `job` on web-1, as the first schema stored it.
+async fn insert_v1_run(db: &Client, probe: &str, job: &str) {
+    db.execute(
+        "INSERT INTO probe_run (run_id, host, probe, probe_version, job, started_at, duration_us, status, topic, \"partition\", \"offset\")
+         VALUES ($1, 'web-1', $2, '0.1.0', $3, now(), 1, 'ok', 't', 0, 0)",
+        &[&uuid::Uuid::now_v7(), &probe, &job],
+    )
+    .await
+    .expect("insert a version-1 run");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_series_keep_their_ids_across_the_identity_migration() {
     let mut db = fresh_database().await;
@@ -94,13 +105,7 @@ async fn existing_series_keep_their_ids_across_the_identity_migration() {
         ("swap-a", "swap"),
         ("swap-b", "swap"),
     ] {
-        db.execute(
-            "INSERT INTO probe_run (run_id, host, probe, probe_version, job, started_at, duration_us, status, topic, \"partition\", \"offset\")
-             VALUES ($1, 'web-1', $2, '0.1.0', $3, now(), 1, 'ok', 't', 0, 0)",
-            &[&uuid::Uuid::now_v7(), &probe, &job],
-        )
-        .await
-        .expect("insert a version-1 run");
+        insert_v1_run(&db, probe, job).await;
     }
     // The view as recorders before migration 2 made it (no `job` column).
     db.batch_execute(
@@ -225,4 +230,73 @@ async fn labels_far_beyond_a_btree_row_are_stored() {
         .expect("read the series")
         .get(0);
     assert!(stored > 100_000, "{stored} bytes of labels");
+}
+
+/// Every migration from the first schema on, composed: an HTTP check recorded under its
+/// first name in ms is renamed (2), converted to seconds (4) and keyed on the hash of its
+/// job's identity (5), and the host of today (job name, new metric name, seconds) writes
+/// into that same series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_schema_database_upgrades_through_every_migration() {
+    let mut db = fresh_database().await;
+    migrations::run_through(&mut db, "aiven_monitor_measure", 1)
+        .await
+        .expect("schema version 1");
+    let url = labels(&[("url", "http://x/"), ("phase", "total")]);
+    let old_labels = serde_json::to_value(&url).expect("labels as JSON");
+    let old_id: i64 = db
+        .query_one(
+            "INSERT INTO series (host, probe, metric, unit, labels)
+             VALUES ('web-1', 'http-check', 'http.check.duration', 'ms', $1) RETURNING id",
+            &[&old_labels],
+        )
+        .await
+        .expect("insert a version-1 series")
+        .get(0);
+    db.execute(
+        "INSERT INTO measurement (series_id, time, value) VALUES ($1, now(), 250)",
+        &[&old_id],
+    )
+    .await
+    .expect("insert a version-1 measurement");
+    insert_v1_run(&db, "http-check", "site").await;
+
+    let ran = migrations::run(&mut db, "aiven_monitor_measure")
+        .await
+        .expect("migrate from version 1 to the newest schema");
+    assert_eq!(ran, 4, "migrations 2 to 5");
+
+    let row = db
+        .query_one(
+            "SELECT s.job, s.metric, s.unit, s.identity, m.value
+             FROM series s JOIN measurement m ON m.series_id = s.id WHERE s.id = $1",
+            &[&old_id],
+        )
+        .await
+        .expect("the migrated series keeps its id and measurement");
+    let (job, metric, unit): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        (job.as_str(), metric.as_str(), unit.as_str()),
+        ("site", "sonde.http.check.duration", "s")
+    );
+    assert_eq!(row.get::<_, f64>(4), 0.25, "250 ms became 0.25 s");
+    let mut today = RunMessage::new("web-1", "http-check", "0.2.0", "site", chrono::Utc::now());
+    today.samples.push(Sample {
+        name: "sonde.http.check.duration".into(),
+        value: 0.1,
+        unit: "s".into(),
+        labels: url,
+    });
+    let key = SeriesKey::of(&today, &today.samples[0]);
+    assert_eq!(
+        row.get::<_, Vec<u8>>(3),
+        key.identity_hash(),
+        "the hash is taken after the rename and the unit change"
+    );
+    assert_eq!(
+        resolve(&db, &today).await,
+        old_id,
+        "today's host writes into it"
+    );
+    assert_eq!(series_count(&db).await, 1);
 }
