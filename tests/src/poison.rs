@@ -39,7 +39,8 @@ kinds!(
     DeeplyNested,
     OtherVersion,
     MissingRunId,
-    UnknownField,
+    NulInProbeVersion,
+    BadComponentSha256,
     DuplicateField,
     DuplicateLabelKey,
     WrongTypeValue,
@@ -117,7 +118,12 @@ pub fn poison(i: usize) -> (Kind, String, Vec<u8>) {
         Kind::MissingRunId => edit(v.clone(), &|v| {
             v.as_object_mut().map(|o| o.remove("run_id"));
         }),
-        Kind::UnknownField => edit(v.clone(), &|v| v["unexpected"] = json!(i)),
+        Kind::NulInProbeVersion => edit(v.clone(), &|v| {
+            v["probe_version"] = json!(format!("0.1.0\u{0}{i}"))
+        }),
+        Kind::BadComponentSha256 => edit(v.clone(), &|v| {
+            v["component_sha256"] = json!(format!("not-a-sha256-{i}"))
+        }),
         Kind::DuplicateField => raw
             .replacen("\"host\":", "\"host\":\"evil\",\"host\":", 1)
             .into_bytes(),

@@ -192,10 +192,7 @@ pub fn validate(m: &RunMessage, now: DateTime<Utc>) -> Result<(), Violation> {
     }
     if let Some(sha) = &m.component_sha256 {
         if !is_sha256_hex(sha) {
-            return Err(violation(
-                "component_sha256",
-                "not 64 lowercase hex digits",
-            ));
+            return Err(violation("component_sha256", "not 64 lowercase hex digits"));
         }
     }
     if m.samples.len() > MAX_SAMPLES_PER_MESSAGE {
