@@ -129,6 +129,7 @@ fn bench(c: &mut Criterion) {
         params: Vec::new(),
         allow_http: Vec::new(),
         limits: RunLimits::default(),
+        min_interval_ms: sonde_host::config::DEFAULT_MIN_INTERVAL_MS,
         origin: "bench".into(),
     };
     let mut job = Job::new(&host_on_demand, spec, probe.clone()).expect("job");

@@ -8,7 +8,6 @@ use sonde_message::limits::{check_text, Field};
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, DEFAULT_MAX_CONCURRENCY};
-use crate::http::HttpLimits;
 use crate::output::{Format, Sink, StdoutSink};
 use crate::runtime::engine::{default_cache_dir, Runtime};
 use crate::runtime::limits::LoadLimits;
@@ -41,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         &cli.run.probes,
         config.jobs.clone(),
         config.toml.defaults.clone(),
+        config.min_interval_ms(),
     )?;
     let telemetry = Telemetry::new()?;
     let readiness = sonde_telemetry::Readiness::new("jobs not loaded yet");
@@ -143,7 +143,7 @@ fn make_host(cli: &Cli, config: &Config) -> anyhow::Result<(Host, String)> {
     let mut host = Host::new(
         Runtime::new(cache_dir)?,
         hostname.clone(),
-        http_limits(config),
+        config.http.clone(),
     )?;
     host.load_limits = load_limits(config);
     Ok((host, hostname))
@@ -160,26 +160,6 @@ fn load_limits(config: &Config) -> LoadLimits {
         max_memory_bytes: run.max_memory_bytes,
         max_output_bytes: run.max_output_bytes,
     }
-}
-
-fn http_limits(config: &Config) -> HttpLimits {
-    let mut limits = HttpLimits::default();
-    if let Some(http) = &config.toml.http {
-        let base = config
-            .file
-            .as_ref()
-            .and_then(|f| f.parent())
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default();
-        limits.extra_ca_file = http.extra_ca_file.as_ref().map(|f| base.join(f));
-        if let Some(v) = http.max_timeout_ms {
-            limits.max_timeout_ms = v;
-        }
-        if let Some(v) = http.max_body_bytes_cap {
-            limits.max_body_bytes_cap = v;
-        }
-    }
-    limits
 }
 
 /// Resolves on SIGINT or SIGTERM.

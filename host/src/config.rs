@@ -4,12 +4,14 @@
 //! directory of the config file.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::fleet::FleetToml;
+use crate::http::HttpLimits;
 use crate::kafka::KafkaToml;
 use crate::runtime::limits::RunLimits;
 
@@ -17,6 +19,9 @@ use crate::runtime::limits::RunLimits;
 /// (the probe needs a moment after its HTTP timeout to report it).
 pub const PARAM_TIMEOUT_MARGIN_MS: u64 = 2_000;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+/// No job runs more often than this unless `min_interval_ms` says so: a probe's own
+/// default interval is not trusted to be reasonable.
+pub const DEFAULT_MIN_INTERVAL_MS: u64 = 1_000;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +31,8 @@ pub struct HostToml {
     pub probe_dirs: Vec<PathBuf>,
     /// At most this many runs at the same time, over all jobs.
     pub max_concurrency: Option<usize>,
+    /// A job whose interval (its own, `[defaults]`' or the probe's) is shorter is refused.
+    pub min_interval_ms: Option<u64>,
     pub hostname: Option<String>,
     pub cache_dir: Option<PathBuf>,
     /// Where /metrics, /healthz and /readyz are served (`--metrics-addr` wins); none: off.
@@ -54,6 +61,8 @@ pub struct Defaults {
     pub max_memory_bytes: Option<u64>,
     pub max_samples: Option<u32>,
     pub max_output_bytes: Option<u64>,
+    pub max_fetches: Option<u32>,
+    pub max_fetched_bytes: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +79,8 @@ pub struct JobToml {
     pub max_memory_bytes: Option<u64>,
     pub max_samples: Option<u32>,
     pub max_output_bytes: Option<u64>,
+    pub max_fetches: Option<u32>,
+    pub max_fetched_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -79,6 +90,10 @@ pub struct HttpToml {
     pub extra_ca_file: Option<PathBuf>,
     pub max_timeout_ms: Option<u32>,
     pub max_body_bytes_cap: Option<u32>,
+    /// Addresses no fetch connects to (CIDR ranges); replaces the default list.
+    pub deny_ranges: Option<Spanned<Vec<String>>>,
+    /// Name servers (`ip:port` or `ip`) for probe fetches instead of `/etc/resolv.conf`'s.
+    pub dns_servers: Option<Spanned<Vec<String>>>,
 }
 
 /// One job, fully resolved except for what needs the probe itself (its params and interval).
@@ -91,6 +106,8 @@ pub struct JobSpec {
     pub params: Vec<(String, String)>,
     pub allow_http: Vec<String>,
     pub limits: RunLimits,
+    /// The host's `min_interval_ms`: the job does not start with a shorter interval.
+    pub min_interval_ms: u64,
     /// Where the job was defined, for error messages (`host.toml:12` or `--probes`).
     pub origin: String,
 }
@@ -105,6 +122,7 @@ impl JobSpec {
             params,
             allow_http,
             limits,
+            min_interval_ms,
             origin: _,
         } = self;
         *name == other.name
@@ -113,6 +131,7 @@ impl JobSpec {
             && *params == other.params
             && *allow_http == other.allow_http
             && *limits == other.limits
+            && *min_interval_ms == other.min_interval_ms
     }
 }
 
@@ -122,6 +141,8 @@ pub struct Config {
     pub file: Option<PathBuf>,
     pub toml: HostToml,
     pub jobs: Vec<JobSpec>,
+    /// The `[http]` table resolved (paths made absolute, ranges and servers parsed).
+    pub http: HttpLimits,
 }
 
 /// 1-based line and column of a byte offset.
@@ -159,19 +180,35 @@ impl Config {
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let probe_dirs: Vec<PathBuf> = toml.probe_dirs.iter().map(|d| base.join(d)).collect();
+        let min_interval_ms = toml.min_interval_ms.unwrap_or(DEFAULT_MIN_INTERVAL_MS);
         let mut jobs: Vec<JobSpec> = Vec::new();
         let mut problems = Vec::new();
+        if let Some(ms) = toml.defaults.interval_ms.filter(|ms| *ms < min_interval_ms) {
+            problems.push(format!(
+                "{}:{}: [defaults] `interval_ms = {ms}` is below the host's \
+                 min_interval_ms={min_interval_ms} (raise it, or lower `min_interval_ms`)",
+                path.display(),
+                key_line(text, "[defaults]")
+            ));
+        }
         for job in &toml.jobs {
             let (line, _) = line_col(text, job.span().start);
             let origin = format!("{}:{line}", path.display());
-            let spec = match resolve_job(job.get_ref(), &toml.defaults, &base, &probe_dirs, &origin)
-            {
-                Ok(spec) => spec,
-                Err(e) => {
+            let mut spec =
+                match resolve_job(job.get_ref(), &toml.defaults, &base, &probe_dirs, &origin) {
+                    Ok(spec) => spec,
+                    Err(e) => {
+                        problems.push(e.to_string());
+                        continue;
+                    }
+                };
+            spec.min_interval_ms = min_interval_ms;
+            if let Some(ms) = job.get_ref().interval_ms {
+                if let Err(e) = check_interval(&spec, ms, "`interval_ms`") {
                     problems.push(e.to_string());
                     continue;
                 }
-            };
+            }
             if let Some(other) = jobs.iter().find(|j| j.name == spec.name) {
                 problems.push(format!(
                     "{origin}: job name {:?} is already used at {}; give each [[job]] a unique `name`",
@@ -197,6 +234,13 @@ impl Config {
                 key_line(text, "max_concurrency")
             ));
         }
+        let http = match http_limits(toml.http.as_ref(), &base, text, path) {
+            Ok(http) => http,
+            Err(e) => {
+                problems.push(e.to_string());
+                HttpLimits::default()
+            }
+        };
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -204,12 +248,74 @@ impl Config {
             file: Some(path.to_path_buf()),
             toml,
             jobs,
+            http,
         })
     }
 
     pub fn max_concurrency(&self) -> usize {
         self.toml.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
     }
+
+    pub fn min_interval_ms(&self) -> u64 {
+        self.toml.min_interval_ms.unwrap_or(DEFAULT_MIN_INTERVAL_MS)
+    }
+}
+
+/// Refuse a job that would run more often than the host's `min_interval_ms`; `what` says
+/// where the interval came from. The error names the job and where it was defined.
+pub fn check_interval(spec: &JobSpec, interval_ms: u64, what: &str) -> anyhow::Result<()> {
+    if interval_ms < spec.min_interval_ms {
+        anyhow::bail!(
+            "{}: job {:?}: interval {interval_ms} ms ({what}) is below the host's \
+             min_interval_ms={}; set the job's `interval_ms` to at least that",
+            spec.origin,
+            spec.name,
+            spec.min_interval_ms
+        );
+    }
+    Ok(())
+}
+
+/// The `[http]` table as the client's settings; an error names the file, line and key.
+fn http_limits(
+    http: Option<&HttpToml>,
+    base: &Path,
+    text: &str,
+    path: &Path,
+) -> anyhow::Result<HttpLimits> {
+    let mut limits = HttpLimits::default();
+    let Some(http) = http else {
+        return Ok(limits);
+    };
+    limits.extra_ca_file = http.extra_ca_file.as_ref().map(|f| base.join(f));
+    if let Some(v) = http.max_timeout_ms {
+        limits.max_timeout_ms = v;
+    }
+    if let Some(v) = http.max_body_bytes_cap {
+        limits.max_body_bytes_cap = v;
+    }
+    let at = |spanned_start: usize, key: &str, e: String| {
+        let (line, col) = line_col(text, spanned_start);
+        anyhow::anyhow!("{}:{line}:{col}: [http] `{key}`: {e}", path.display())
+    };
+    if let Some(ranges) = &http.deny_ranges {
+        limits.deny_ranges = crate::http::address::parse_deny_ranges(ranges.get_ref())
+            .map_err(|e| at(ranges.span().start, "deny_ranges", e))?;
+    }
+    if let Some(servers) = &http.dns_servers {
+        let parsed = servers
+            .get_ref()
+            .iter()
+            .map(|s| {
+                s.parse::<SocketAddr>()
+                    .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                    .map_err(|_| format!("{s:?} is not an IP address (optionally with :port)"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| at(servers.span().start, "dns_servers", e))?;
+        limits.dns_servers = Some(parsed);
+    }
+    Ok(limits)
 }
 
 /// The 1-based line where `key` (a top-level key or a `[table]` header) first appears; 0
@@ -232,6 +338,8 @@ pub fn default_limits(defaults: &Defaults) -> RunLimits {
         max_memory_bytes: defaults.max_memory_bytes.unwrap_or(base.max_memory_bytes),
         max_samples: defaults.max_samples.unwrap_or(base.max_samples),
         max_output_bytes: defaults.max_output_bytes.unwrap_or(base.max_output_bytes),
+        max_fetches: defaults.max_fetches.unwrap_or(base.max_fetches),
+        max_fetched_bytes: defaults.max_fetched_bytes.unwrap_or(base.max_fetched_bytes),
     }
 }
 
@@ -291,6 +399,12 @@ pub(crate) fn resolve_job(
     if let Some(v) = job.max_output_bytes {
         limits.max_output_bytes = v;
     }
+    if let Some(v) = job.max_fetches {
+        limits.max_fetches = v;
+    }
+    if let Some(v) = job.max_fetched_bytes {
+        limits.max_fetched_bytes = v;
+    }
     check_max_samples(limits.max_samples)
         .map_err(|e| anyhow::anyhow!("{origin}: job {name:?}: {e}"))?;
     let param_timeout = params
@@ -318,6 +432,7 @@ pub(crate) fn resolve_job(
         params,
         allow_http: job.allow_http.clone(),
         limits,
+        min_interval_ms: DEFAULT_MIN_INTERVAL_MS,
         origin: origin.to_string(),
     })
 }

@@ -85,10 +85,12 @@ impl Reloader {
                 return None;
             }
         };
+        let min_interval_ms = config.min_interval_ms();
         let sources = match JobSources::from_probe_args(
             &self.probe_args,
             config.jobs,
             config.toml.defaults.clone(),
+            min_interval_ms,
         ) {
             Ok(s) => s,
             Err(e) => {

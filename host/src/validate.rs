@@ -134,6 +134,7 @@ async fn check_jobs(
         &args.probes,
         config.jobs.clone(),
         config.toml.defaults.clone(),
+        config.min_interval_ms(),
     ) {
         Ok(s) => s,
         Err(e) => {

@@ -14,6 +14,8 @@ fn hostile_probes_are_stopped_and_reported_while_a_steady_job_keeps_running() {
     let config = format!(
         r#"
 max_concurrency = 16
+# The steady job runs faster than the default floor, to show it is not held up.
+min_interval_ms = 200
 
 [[job]]
 name = "steady"

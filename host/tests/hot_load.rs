@@ -12,7 +12,11 @@ fn added_replaced_and_removed_probes_take_effect_without_restart() {
     std::fs::create_dir(&watched).expect("mkdir");
     let cache = dir.path().join("cache");
     let config = dir.path().join("host.toml");
-    std::fs::write(&config, "[defaults]\ninterval_ms = 200\n").expect("write host.toml");
+    std::fs::write(
+        &config,
+        "min_interval_ms = 200\n[defaults]\ninterval_ms = 200\n",
+    )
+    .expect("write host.toml");
     let host = common::RunningHost::start(
         &cache,
         &[

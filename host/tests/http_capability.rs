@@ -1,45 +1,20 @@
 //! The `http` capability without any wasm: real sockets against a local server.
 
+#[path = "http_capability/requests.rs"]
+mod requests;
 #[path = "http_capability/test_pki.rs"]
 mod test_pki;
 #[path = "http_capability/test_server.rs"]
 mod test_server;
 
 use std::io::Write;
-use std::time::Duration;
 
-use sonde_host::http::{AllowList, HttpClient, HttpError, HttpLimits, Request, Response};
+use requests::{allow, fetch, get};
+use sonde_host::http::{AllowList, HttpClient, HttpError, HttpLimits};
 use test_server::{response, Reply, TestServer};
-
-fn allow(entries: &[&str]) -> AllowList {
-    let owned: Vec<String> = entries.iter().map(|s| s.to_string()).collect();
-    AllowList::new(&owned).expect("allow-list")
-}
-
-fn get(url: &str) -> Request {
-    Request {
-        method: "GET".into(),
-        url: url.into(),
-        headers: Vec::new(),
-        body: None,
-        timeout_ms: 10_000,
-        max_body_bytes: 1024 * 1024,
-    }
-}
 
 fn client() -> HttpClient {
     HttpClient::new(HttpLimits::default()).expect("client")
-}
-
-/// Guards against a hang (a broken timeout would otherwise block the suite).
-async fn fetch(
-    client: &HttpClient,
-    allow: &AllowList,
-    req: Request,
-) -> Result<Response, HttpError> {
-    tokio::time::timeout(Duration::from_secs(60), client.fetch(allow, req))
-        .await
-        .expect("fetch did not return within 60 s")
 }
 
 #[tokio::test]
@@ -233,7 +208,7 @@ async fn invalid_urls_and_requests_are_errors_not_panics() {
     bad_header.headers = vec![("X-A".into(), "line\r\nInjected: 1".into())];
     for req in [bad_method, bad_header] {
         let err = fetch(&client(), &any, req).await.expect_err("bad request");
-        assert!(matches!(err, HttpError::Other(_)), "{err:?}");
+        assert!(matches!(err, HttpError::InvalidRequest(_)), "{err:?}");
     }
 }
 
@@ -278,7 +253,9 @@ async fn https_with_the_extra_ca_is_verified_and_timed() {
     .await;
     let (client, _ca) = client_trusting(&pki.ca_pem);
     let url = format!("https://localhost:{}/", server.addr.port());
-    let resp = fetch(&client, &allow(&[&url]), get(&url))
+    // `localhost` is loopback: reached only through an entry naming the address.
+    let loopback = format!("https://127.0.0.1:{}", server.addr.port());
+    let resp = fetch(&client, &allow(&[&url, &loopback]), get(&url))
         .await
         .expect("fetch");
     assert_eq!(resp.status, 200);
@@ -295,7 +272,8 @@ async fn https_with_an_unknown_ca_is_a_tls_error() {
     )
     .await;
     let url = format!("https://localhost:{}/", server.addr.port());
-    let err = fetch(&client(), &allow(&[&url]), get(&url))
+    let loopback = format!("https://127.0.0.1:{}", server.addr.port());
+    let err = fetch(&client(), &allow(&[&url, &loopback]), get(&url))
         .await
         .expect_err("untrusted CA");
     assert!(matches!(err, HttpError::Tls(_)), "{err:?}");

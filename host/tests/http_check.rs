@@ -94,6 +94,7 @@ impl Check {
                 .collect(),
             allow_http: allow.to_vec(),
             limits: RunLimits::default(),
+            min_interval_ms: sonde_host::config::DEFAULT_MIN_INTERVAL_MS,
             origin: "test".into(),
         };
         let mut job = Job::new(&self.host, spec, probe).unwrap_or_else(|e| panic!("{e:#}"));

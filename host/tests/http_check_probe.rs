@@ -11,6 +11,7 @@ mod test_server;
 
 use test_server::{response, Reply, TestServer};
 
+/// `allow` is one entry, or several as `a", "b`.
 fn job(name: &str, url: &str, extra_params: &str, allow: &str) -> String {
     format!(
         "[[job]]\nname = \"{name}\"\nprobe = \"http-check\"\n\
@@ -79,7 +80,14 @@ async fn http_check_reports_status_regex_limits_and_failures() {
         &silent.url("http", ""),
     );
     config += &job("refused", &closed_url, "", &closed_url);
-    config += &job("https", &https_url, "", &https_url);
+    // `localhost` resolves to loopback: an entry naming the address is what reaches it.
+    let https_loopback = format!("https://127.0.0.1:{}", tls.addr.port());
+    config += &job(
+        "https",
+        &https_url,
+        "",
+        &format!("{https_url}\", \"{https_loopback}"),
+    );
     config += &job("disallowed", &ok_url, "", "http://127.0.0.1:1");
     let cache = dir.path().join("cache");
     let finished = common::run_config_once(dir.path(), cache, config).await;

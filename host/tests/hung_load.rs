@@ -16,7 +16,7 @@ fn a_hung_describe_delays_no_job_no_other_load_and_no_shutdown() {
     // A describe deadline far beyond the test, so the load is surely still hung at the end.
     let config = common::write_config(
         dir.path(),
-        "describe_timeout_ms = 600000\n[defaults]\ninterval_ms = 200\n",
+        "describe_timeout_ms = 600000\nmin_interval_ms = 200\n[defaults]\ninterval_ms = 200\n",
     );
     std::fs::copy(common::probe("memory"), watched.join("steady.wasm")).expect("copy");
     let host = common::RunningHost::start(

@@ -13,7 +13,7 @@ const OUTPUT_LIMIT: &str = "output limit: the probe passed more than max_output_
 
 fn job(name: &str, probe: &std::path::Path, extra: &str) -> String {
     format!(
-        "[[job]]\nname = \"{name}\"\nprobe = \"{}\"\ninterval_ms = 200\n{extra}\n",
+        "[[job]]\nname = \"{name}\"\nprobe = \"{}\"\ninterval_ms = 1000\n{extra}\n",
         probe.display()
     )
 }

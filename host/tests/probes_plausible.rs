@@ -34,6 +34,7 @@ async fn job(host: &Host, probe: &Path, params: &[(&str, &str)]) -> Job {
             .collect(),
         allow_http: Vec::new(),
         limits: RunLimits::default(),
+        min_interval_ms: sonde_host::config::DEFAULT_MIN_INTERVAL_MS,
         origin: "test".into(),
     };
     Job::new(host, spec, loaded).unwrap_or_else(|e| panic!("{e:#}"))

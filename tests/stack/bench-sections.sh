@@ -143,6 +143,7 @@ CONF
     {
         echo "cache_dir = \"$dir/cache\""
         echo "max_concurrency = 64"
+        echo "min_interval_ms = $interval_ms"
         for i in $(seq "$jobs"); do
             cat <<TOML
 [[job]]
@@ -209,6 +210,7 @@ bench_e2e() {
     {
         echo "cache_dir = \"$dir/cache\""
         echo "max_concurrency = 32"
+        echo "min_interval_ms = $interval_ms"
         for i in $(seq "$jobs"); do
             printf '[[job]]\nname = "mem-%s"\nprobe = "%s"\ninterval_ms = %s\n' "$i" "$ROOT/probes/memory.wasm" "$interval_ms"
         done

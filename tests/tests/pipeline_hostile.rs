@@ -32,6 +32,8 @@ enum Outcome {
     Fails(&'static str),
     /// The component is refused at load: its job never runs.
     NeverRuns,
+    /// Every run ends well: the host refuses what the probe tries, not the run.
+    Ok,
     /// Runs as it likes (e.g. a probe that reports what it could reach).
     Any,
 }
@@ -48,6 +50,13 @@ const KNOWN: &[Known] = &[
         outcome: Outcome::Fails("not-allowed"),
     },
     Known { name: "snoop", job_toml: "", outcome: Outcome::Any },
+    // A thousand fetches a run of loopback through `*`: each is refused (internal address,
+    // then max_fetches), none reaches anything, the run itself is fine.
+    Known {
+        name: "fetch-storm",
+        job_toml: "params = { url = \"http://127.0.0.1:9/{n}\", timeout_ms = \"200\" }\nallow_http = [\"*\"]",
+        outcome: Outcome::Ok,
+    },
     Known { name: "wrong-version", job_toml: "", outcome: Outcome::NeverRuns },
     Known { name: "sleepy-describe", job_toml: "", outcome: Outcome::NeverRuns },
     Known { name: "sleepy-run", job_toml: "timeout_ms = 500", outcome: Outcome::Fails("timeout: ") },
@@ -198,6 +207,13 @@ async fn hostile_probes_beside_the_real_ones_leave_their_schedule_intact() {
                         error.contains(text),
                         "{name}: error {error:?} lacks {text:?}"
                     );
+                }
+            }
+            Outcome::Ok => {
+                assert!(rows.len() >= 2, "{name}: only {} runs recorded", rows.len());
+                for row in &rows {
+                    let (status, error): (String, String) = (row.get(0), row.get(1));
+                    assert_eq!(status, "ok", "{name} run recorded as {status}: {error}");
                 }
             }
             Outcome::NeverRuns => assert!(rows.is_empty(), "{name}: refused at load, yet ran"),

@@ -9,15 +9,27 @@
 //!   unless the entry names a port;
 //! - `*.example.com` (with or without scheme) — any subdomain, at any depth, of
 //!   `example.com`, but not `example.com` itself;
+//! - `10.0.0.0/8`, `http://10.0.0.0/8:8080`, `[fd00::]/8:443` — every address of a
+//!   range (CIDR, host bits zero), optionally with a scheme and a port after the
+//!   prefix length; all paths;
 //! - `*` — every `http`/`https` destination. An explicit weakening of the policy:
 //!   callers should log when a job uses it.
 //!
-//! The check is made on the URL as the probe wrote it, before any DNS lookup or
-//! connection. The resolved address is not checked again: a name the operator
-//! allowed may resolve anywhere (DNS rebinding is out of scope; allow IP
-//! addresses instead of names where that matters).
+//! Two checks use the list. [`AllowList::check`] is made on the URL as the probe wrote
+//! it, before any DNS lookup. [`AllowList::names_address`] is asked, for every address a
+//! fetch would connect to that is loopback, private or otherwise internal (see
+//! [`super::address`]), whether an entry names that address or a range holding it: a
+//! name or `*` alone never reaches such an address.
+//!
+//! IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are compared as the IPv4 address
+//! they reach, in entries and in URLs alike.
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use url::{Host, Url};
+
+use super::address::{canonical, canonical_net};
 
 /// An allow-list entry that cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,10 +59,29 @@ struct Rule {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HostPattern {
-    /// Exact host as the `url` crate normalises it (lower-case, IDNA, IPv6 in brackets).
-    Exact(String),
+    /// A domain as the `url` crate normalises it (lower-case, IDNA).
+    Domain(String),
     /// Strict subdomains of this domain.
     SubdomainsOf(String),
+    /// An IP address (a /32 or /128) or a CIDR range, IPv4-mapped forms as IPv4.
+    Addresses(IpNet),
+}
+
+/// The parts of a URL the rules look at.
+struct Target<'a> {
+    scheme: &'a str,
+    port: Option<u16>,
+    path: &'a str,
+}
+
+impl<'a> Target<'a> {
+    fn of(url: &'a Url) -> Self {
+        Target {
+            scheme: url.scheme(),
+            port: url.port_or_known_default(),
+            path: url.path(),
+        }
+    }
 }
 
 impl AllowList {
@@ -90,31 +121,51 @@ impl AllowList {
                 "scheme {scheme:?} is not allowed (only http and https)"
             ));
         }
-        let Some(host) = url.host_str() else {
+        let Some(host) = url.host() else {
             return Err(format!("{url} has no host"));
         };
         if self.allow_any {
             return Ok(());
         }
-        let port = url.port_or_known_default();
+        let target = Target::of(url);
+        let host_matches = |r: &&Rule| r.matches_host(&host) && r.matches_scheme_port(&target);
         if self
             .rules
             .iter()
-            .any(|r| r.matches(scheme, host, port, url.path()))
+            .filter(host_matches)
+            .any(|r| r.matches_path(target.path))
         {
             return Ok(());
         }
-        let shown_port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        let shown_port = target.port.map(|p| format!(":{p}")).unwrap_or_default();
+        let shown = format!("{scheme}://{host}{shown_port}{}", target.path);
+        if let Some(what) = ambiguous_path(target.path) {
+            if self.rules.iter().any(|r| host_matches(&r)) {
+                return Err(format!(
+                    "{shown}: the path contains {what}, which a server may decode into another \
+                     path; refused under a path-prefix entry"
+                ));
+            }
+        }
         if self.rules.is_empty() {
             Err(format!(
                 "{scheme}://{host}{shown_port} is not allowed: this job's HTTP allow-list is empty"
             ))
         } else {
-            Err(format!(
-                "{scheme}://{host}{shown_port}{} is not in this job's HTTP allow-list",
-                url.path()
-            ))
+            Err(format!("{shown} is not in this job's HTTP allow-list"))
         }
+    }
+
+    /// Whether an entry names `addr` (an address, or a range holding it) for this URL's
+    /// scheme, port and path: what lets a fetch connect to an internal address.
+    pub fn names_address(&self, url: &Url, addr: IpAddr) -> bool {
+        let target = Target::of(url);
+        let addr = canonical(addr);
+        self.rules.iter().any(|r| {
+            matches!(&r.host, HostPattern::Addresses(net) if net.contains(&addr))
+                && r.matches_scheme_port(&target)
+                && r.matches_path(target.path)
+        })
     }
 }
 
@@ -133,6 +184,15 @@ impl Rule {
             }
             None => (None, entry),
         };
+        if let Some(range) = parse_range(rest) {
+            let (net, port) = range?;
+            return Ok(Rule {
+                scheme,
+                host: HostPattern::Addresses(net),
+                port,
+                path_prefix: "/".into(),
+            });
+        }
         let (wildcard, rest) = match rest.strip_prefix("*.") {
             Some(r) => (true, r),
             None => (false, rest),
@@ -161,149 +221,134 @@ impl Rule {
             Some(_) if wildcard => {
                 return Err("a wildcard needs a domain name, not an IP address".into())
             }
-            Some(h) => HostPattern::Exact(h.to_string()),
+            Some(Host::Domain(d)) => HostPattern::Domain(d.to_string()),
+            Some(Host::Ipv4(ip)) => HostPattern::Addresses(IpNet::from(canonical(ip.into()))),
+            Some(Host::Ipv6(ip)) => HostPattern::Addresses(IpNet::from(canonical(ip.into()))),
         };
+        let path_prefix = url.path().to_string();
+        if path_prefix != "/" {
+            if let Some(what) = ambiguous_path(&path_prefix) {
+                return Err(format!("the path contains {what}; write it decoded"));
+            }
+        }
         Ok(Rule {
             scheme,
             host,
             port,
-            path_prefix: url.path().to_string(),
+            path_prefix,
         })
     }
 
-    fn matches(&self, scheme: &str, host: &str, port: Option<u16>, path: &str) -> bool {
-        if self.scheme.as_deref().is_some_and(|s| s != scheme) {
+    fn matches_host(&self, host: &Host<&str>) -> bool {
+        match (&self.host, host) {
+            (HostPattern::Domain(d), Host::Domain(h)) => d == h,
+            (HostPattern::SubdomainsOf(d), Host::Domain(h)) => {
+                h.len() > d.len() + 1
+                    && h.ends_with(d.as_str())
+                    && h.as_bytes()[h.len() - d.len() - 1] == b'.'
+            }
+            (HostPattern::Addresses(net), Host::Ipv4(ip)) => net.contains(&canonical((*ip).into())),
+            (HostPattern::Addresses(net), Host::Ipv6(ip)) => net.contains(&canonical((*ip).into())),
+            _ => false,
+        }
+    }
+
+    fn matches_scheme_port(&self, target: &Target<'_>) -> bool {
+        if self.scheme.as_deref().is_some_and(|s| s != target.scheme) {
             return false;
         }
-        let host_ok = match &self.host {
-            HostPattern::Exact(h) => h == host,
-            HostPattern::SubdomainsOf(d) => {
-                host.len() > d.len() + 1 && host.ends_with(d.as_str()) && {
-                    host.as_bytes()[host.len() - d.len() - 1] == b'.'
-                }
-            }
-        };
-        let wanted_port = self.port.or(match scheme {
+        let wanted_port = self.port.or(match target.scheme {
             "http" => Some(80),
             "https" => Some(443),
             _ => None,
         });
-        host_ok && port == wanted_port && path_has_prefix(path, &self.path_prefix)
+        target.port == wanted_port
+    }
+
+    /// Under a path prefix, a path a server could decode into another one fails closed.
+    fn matches_path(&self, path: &str) -> bool {
+        let prefix = self.path_prefix.as_str();
+        if prefix == "/" || prefix.is_empty() {
+            return true;
+        }
+        if ambiguous_path(path).is_some() {
+            return false;
+        }
+        if prefix.ends_with('/') {
+            return path.starts_with(prefix);
+        }
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
-fn path_has_prefix(path: &str, prefix: &str) -> bool {
-    if prefix == "/" || prefix.is_empty() {
-        return true;
+/// `Some` for a range entry (`ADDR/LEN[:PORT]`, IPv6 as `[ADDR]/LEN[:PORT]` or `ADDR/LEN`),
+/// `None` for anything else (a URL, possibly with a path, is parsed as one).
+fn parse_range(rest: &str) -> Option<Result<(IpNet, Option<u16>), String>> {
+    let (addr, after) = rest.split_once('/')?;
+    let addr = addr
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(addr);
+    let addr: IpAddr = addr.parse().ok()?;
+    let (len, port) = match after.split_once(':') {
+        Some((len, port)) => (len, Some(port)),
+        None => (after, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(len) || port.is_some_and(|p| !digits(p)) {
+        return None; // an IP address with a path
     }
-    if prefix.ends_with('/') {
-        return path.starts_with(prefix);
+    Some(range_rule(addr, len, port))
+}
+
+fn range_rule(addr: IpAddr, len: &str, port: Option<&str>) -> Result<(IpNet, Option<u16>), String> {
+    let len: u8 = len
+        .parse()
+        .map_err(|_| format!("prefix length {len:?} is not a number"))?;
+    let net = IpNet::new(addr, len).map_err(|e| format!("{addr}/{len}: {e}"))?;
+    if net.trunc() != net {
+        return Err(format!(
+            "{net} has host bits set: write the range as {} (for a path on a host, end the \
+             path with `/`)",
+            net.trunc()
+        ));
     }
-    path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
+    let port = port
+        .map(|p| {
+            p.parse::<u16>()
+                .map_err(|_| format!("port {p:?} is out of range"))
+        })
+        .transpose()?;
+    Ok((canonical_net(net), port))
+}
+
+/// What in a path a server might decode into a different path: an encoded separator or
+/// dot (`%2F`, `%5C`, `%2E`, any case), an encoded `%` (double encoding), an encoded NUL,
+/// or a dot segment hidden behind `;` parameters (`..;`). The `url` crate has already
+/// resolved plain `.`/`..` segments and turned `\` into `/`.
+fn ambiguous_path(path: &str) -> Option<&'static str> {
+    let lower = path.to_ascii_lowercase();
+    for (encoded, what) in [
+        ("%2f", "an encoded `/` (%2F)"),
+        ("%5c", "an encoded `\\` (%5C)"),
+        ("%2e", "an encoded `.` (%2E)"),
+        ("%25", "an encoded `%` (%25)"),
+        ("%00", "an encoded NUL (%00)"),
+    ] {
+        if lower.contains(encoded) {
+            return Some(what);
+        }
+    }
+    let dot_segment = path.split('/').any(|segment| {
+        let bare = segment.split(';').next().unwrap_or(segment);
+        segment.contains(';') && (bare == "." || bare == "..")
+    });
+    dot_segment.then_some("a dot segment with `;` parameters (`..;`)")
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn list(entries: &[&str]) -> AllowList {
-        let owned: Vec<String> = entries.iter().map(|s| s.to_string()).collect();
-        match AllowList::new(&owned) {
-            Ok(l) => l,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
-    fn allowed(l: &AllowList, url: &str) -> bool {
-        let url = Url::parse(url).unwrap_or_else(|e| panic!("test url {url}: {e}"));
-        l.check(&url).is_ok()
-    }
-
-    #[test]
-    fn deny_all_refuses_everything() {
-        let l = AllowList::deny_all();
-        assert!(!allowed(&l, "https://example.com/"));
-        let reason = l.check(&Url::parse("http://127.0.0.1:9/").unwrap_or_else(|e| panic!("{e}")));
-        assert!(reason.unwrap_err().contains("empty"));
-    }
-
-    #[test]
-    fn exact_scheme_host_and_default_port() {
-        let l = list(&["https://Example.com"]);
-        assert!(allowed(&l, "https://example.com/any/path?q=1"));
-        assert!(allowed(&l, "https://example.com:443/"));
-        assert!(!allowed(&l, "http://example.com/"));
-        assert!(!allowed(&l, "https://example.com:8443/"));
-        assert!(!allowed(&l, "https://www.example.com/"));
-        assert!(!allowed(&l, "https://example.com.evil.net/"));
-    }
-
-    #[test]
-    fn explicit_port_and_ip() {
-        let l = list(&["http://127.0.0.1:8080", "http://[::1]:9000"]);
-        assert!(allowed(&l, "http://127.0.0.1:8080/x"));
-        assert!(!allowed(&l, "http://127.0.0.1:8081/x"));
-        assert!(!allowed(&l, "http://127.0.0.1/x"));
-        assert!(allowed(&l, "http://[::1]:9000/"));
-    }
-
-    #[test]
-    fn schemeless_entry_allows_both_schemes() {
-        let l = list(&["example.com"]);
-        assert!(allowed(&l, "http://example.com/"));
-        assert!(allowed(&l, "https://example.com/"));
-        assert!(!allowed(&l, "https://example.com:8443/"));
-        let with_port = list(&["example.com:80"]);
-        assert!(allowed(&with_port, "http://example.com/"));
-        assert!(allowed(&with_port, "https://example.com:80/"));
-        assert!(!allowed(&with_port, "https://example.com/"));
-    }
-
-    #[test]
-    fn wildcard_matches_strict_subdomains() {
-        let l = list(&["*.example.com"]);
-        assert!(allowed(&l, "https://a.example.com/"));
-        assert!(allowed(&l, "http://a.b.example.com/"));
-        assert!(!allowed(&l, "https://example.com/"));
-        assert!(!allowed(&l, "https://badexample.com/"));
-    }
-
-    #[test]
-    fn path_prefix_on_segment_boundary() {
-        let l = list(&["https://api.example.com/v1/", "https://b.example.com/v2"]);
-        assert!(allowed(&l, "https://api.example.com/v1/users"));
-        assert!(!allowed(&l, "https://api.example.com/v2/users"));
-        assert!(!allowed(&l, "https://api.example.com/v1"));
-        assert!(allowed(&l, "https://b.example.com/v2"));
-        assert!(allowed(&l, "https://b.example.com/v2/x"));
-        assert!(!allowed(&l, "https://b.example.com/v2x"));
-    }
-
-    #[test]
-    fn star_allows_any_http_but_not_other_schemes() {
-        let l = list(&["*"]);
-        assert!(l.allows_any());
-        assert!(allowed(&l, "http://10.0.0.1:1234/"));
-        assert!(!allowed(&l, "ftp://example.com/"));
-    }
-
-    #[test]
-    fn bad_entries_are_named() {
-        for bad in [
-            "",
-            "ftp://x.org",
-            "https://*.*.x.org",
-            "https://user:pw@x.org",
-            "*.10.0.0.1",
-            "https://x.org/?q",
-            "http://",
-        ] {
-            let err = AllowList::new(&[bad.to_string()]).expect_err(bad);
-            assert_eq!(err.entry, bad);
-            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
-        }
-    }
-}
+#[path = "allow_list_tests.rs"]
+mod tests;

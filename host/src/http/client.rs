@@ -1,17 +1,23 @@
 //! [`HttpClient`]: DNS, TCP, TLS and HTTP/1.1 for one probe request at a time.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use ipnet::IpNet;
 use openssl::ssl::{SslConnector, SslMethod};
 
+use super::address::{check_address, default_deny_ranges};
 use super::connect::{connect, ms_since};
+use super::dns::Resolver;
 use super::exchange::{exchange, Outgoing};
-use super::{AllowList, HttpError, Request, Response, Timings};
+use super::request_head::checked_head;
+use super::{AllowList, FetchBudget, HttpError, Request, Response, Timings};
 
-/// Host-wide ceilings applied on top of what a probe asks for.
+/// Host-wide settings: ceilings applied on top of what a probe asks for, and the
+/// addresses and name servers fetches use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpLimits {
     /// A request's `timeout_ms` is lowered to this.
@@ -20,6 +26,10 @@ pub struct HttpLimits {
     pub max_body_bytes_cap: u32,
     /// A PEM file with extra trusted CA certificates (added to the system roots).
     pub extra_ca_file: Option<PathBuf>,
+    /// Addresses no fetch connects to, whatever a job allows (see [`super::address`]).
+    pub deny_ranges: Vec<IpNet>,
+    /// Name servers for probe fetches; `None`: the system's (`/etc/resolv.conf`).
+    pub dns_servers: Option<Vec<SocketAddr>>,
 }
 
 impl Default for HttpLimits {
@@ -28,6 +38,8 @@ impl Default for HttpLimits {
             max_timeout_ms: 60_000,
             max_body_bytes_cap: 16 * 1024 * 1024,
             extra_ca_file: None,
+            deny_ranges: default_deny_ranges(),
+            dns_servers: None,
         }
     }
 }
@@ -36,6 +48,7 @@ impl Default for HttpLimits {
 #[derive(Clone)]
 pub struct HttpClient {
     tls: Arc<SslConnector>,
+    resolver: Resolver,
     limits: HttpLimits,
 }
 
@@ -59,6 +72,7 @@ impl HttpClient {
         }
         Ok(HttpClient {
             tls: Arc::new(builder.build()),
+            resolver: Resolver::new(limits.dns_servers.as_deref())?,
             limits,
         })
     }
@@ -67,28 +81,40 @@ impl HttpClient {
         &self.limits
     }
 
-    /// Fetch `req` if `allow` permits its destination. See the module docs for guarantees.
-    /// A `timeout_ms` of 0 means the host's [`HttpLimits::max_timeout_ms`].
-    pub async fn fetch(&self, allow: &AllowList, req: Request) -> Result<Response, HttpError> {
+    /// Fetch `req` if `allow` permits its destination and `budget` has a fetch and the
+    /// bytes left; what the fetch sends and receives is spent from `budget`, also when it
+    /// fails. See the module docs for guarantees. A `timeout_ms` of 0 means the host's
+    /// [`HttpLimits::max_timeout_ms`].
+    pub async fn fetch(
+        &self,
+        allow: &AllowList,
+        req: Request,
+        budget: &mut FetchBudget,
+    ) -> Result<Response, HttpError> {
+        let max_response_bytes = budget.start(&req)?;
         let url = url::Url::parse(&req.url)
             .map_err(|e| HttpError::InvalidUrl(format!("{}: {e}", req.url)))?;
         allow.check(&url).map_err(HttpError::NotAllowed)?;
+        let (method, headers) = checked_head(&req.method, &req.headers)?;
         let timeout_ms = match req.timeout_ms {
             0 => self.limits.max_timeout_ms,
             t => t.min(self.limits.max_timeout_ms),
         };
         let max_body_bytes = req.max_body_bytes.min(self.limits.max_body_bytes_cap);
         let start = Instant::now();
+        let mut received = 0u64;
         let work = async {
-            let connected = connect(&url, &self.tls).await?;
+            let allowed = |addr| check_address(allow, &self.limits.deny_ranges, &url, addr);
+            let connected = connect(&url, &self.tls, &self.resolver, allowed).await?;
             let out = Outgoing {
-                method: &req.method,
+                method,
                 url: &url,
-                headers: &req.headers,
+                headers,
                 body: req.body,
                 max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+                max_response_bytes,
             };
-            let got = exchange(connected.stream, out, start).await?;
+            let got = exchange(connected.stream, out, start, &mut received).await?;
             Ok(Response {
                 status: got.status,
                 headers: got.headers,
@@ -103,8 +129,10 @@ impl HttpClient {
                 },
             })
         };
-        tokio::time::timeout(Duration::from_millis(u64::from(timeout_ms)), work)
+        let result = tokio::time::timeout(Duration::from_millis(u64::from(timeout_ms)), work)
             .await
-            .unwrap_or(Err(HttpError::Timeout))
+            .unwrap_or(Err(HttpError::Timeout));
+        budget.receive(received);
+        result
     }
 }

@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 use url::{Host, Url};
 
+use super::dns::Resolver;
 use super::HttpError;
 
 /// A connected stream, plain or TLS.
@@ -27,7 +28,15 @@ pub(super) fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-pub(super) async fn connect(url: &Url, tls: &SslConnector) -> Result<Connected, HttpError> {
+/// Resolve, keep only the addresses `allowed` accepts, and connect to the first that
+/// answers. The accepted addresses are the ones connected to (no second lookup), and the
+/// peer actually reached is checked once more.
+pub(super) async fn connect(
+    url: &Url,
+    tls: &SslConnector,
+    resolver: &Resolver,
+    allowed: impl Fn(IpAddr) -> Result<(), String>,
+) -> Result<Connected, HttpError> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| HttpError::InvalidUrl(format!("{url}: no port")))?;
@@ -36,28 +45,41 @@ pub(super) async fn connect(url: &Url, tls: &SslConnector) -> Result<Connected, 
         .ok_or_else(|| HttpError::InvalidUrl(format!("{url}: no host")))?;
 
     let dns_start = Instant::now();
-    let (addrs, tls_name) = match &host {
+    let (resolved, tls_name) = match &host {
         Host::Ipv4(ip) => (vec![SocketAddr::new(IpAddr::V4(*ip), port)], ip.to_string()),
         Host::Ipv6(ip) => (vec![SocketAddr::new(IpAddr::V6(*ip), port)], ip.to_string()),
-        Host::Domain(name) => {
-            let found = tokio::net::lookup_host((*name, port))
-                .await
-                .map_err(|e| HttpError::Dns(format!("{name}: {e}")))?;
-            let addrs: Vec<SocketAddr> = found.collect();
-            if addrs.is_empty() {
-                return Err(HttpError::Dns(format!("{name}: no addresses")));
-            }
-            (addrs, name.to_string())
-        }
+        Host::Domain(name) => (resolver.lookup(name, port).await?, name.to_string()),
     };
     let dns_ms = match host {
         Host::Domain(_) => ms_since(dns_start),
         _ => 0.0,
     };
+    let mut refusals = Vec::new();
+    let addrs: Vec<SocketAddr> = resolved
+        .into_iter()
+        .filter(|a| match allowed(a.ip()) {
+            Ok(()) => true,
+            Err(why) => {
+                refusals.push(why);
+                false
+            }
+        })
+        .collect();
+    if addrs.is_empty() {
+        let why = refusals.join("; ");
+        return Err(HttpError::NotAllowed(match host {
+            Host::Domain(name) => format!("{name} resolves only to refused addresses: {why}"),
+            _ => why,
+        }));
+    }
 
     let connect_start = Instant::now();
     let tcp = connect_first(&addrs).await?;
     let connect_ms = ms_since(connect_start);
+    let peer = tcp
+        .peer_addr()
+        .map_err(|e| HttpError::Connect(format!("{url}: {e}")))?;
+    allowed(peer.ip()).map_err(HttpError::NotAllowed)?;
     // Small requests and an immediate response: Nagle would only add latency.
     let _ = tcp.set_nodelay(true);
 

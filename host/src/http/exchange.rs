@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderName, HeaderValue, HOST, USER_AGENT};
+use hyper::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use url::{Position, Url};
 
@@ -31,20 +31,31 @@ impl Drop for AbortOnDrop {
 }
 
 pub(super) struct Outgoing<'a> {
-    pub method: &'a str,
+    /// Checked by [`super::request_head::checked_head`].
+    pub method: hyper::Method,
     pub url: &'a Url,
-    pub headers: &'a [(String, String)],
+    /// Checked by [`super::request_head::checked_head`]; `Host` is added here.
+    pub headers: HeaderMap,
     pub body: Option<Vec<u8>>,
     pub max_body_bytes: usize,
+    /// What the run has left for this response: the body is cut to what the head leaves.
+    pub max_response_bytes: u64,
 }
 
+/// `received` counts the response's header names and values and the body bytes kept,
+/// as they arrive (so a fetch that fails or times out midway has counted them too).
+/// The body is cut at `max_body_bytes` or at what `max_response_bytes` leaves after the
+/// head, whichever is less.
 pub(super) async fn exchange(
     stream: Box<dyn Stream>,
     mut out: Outgoing<'_>,
     start: Instant,
+    received: &mut u64,
 ) -> Result<Exchanged, HttpError> {
     let body = out.body.take().unwrap_or_default();
-    let request = build_request(&out, body)?;
+    let url = out.url;
+    let (max_body_bytes, max_response_bytes) = (out.max_body_bytes, out.max_response_bytes);
+    let request = build_request(out, body)?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| HttpError::Other(format!("HTTP handshake: {e}")))?;
@@ -58,12 +69,12 @@ pub(super) async fn exchange(
         if e.is_parse() && e.to_string().contains("too large") {
             HttpError::TooLarge
         } else {
-            HttpError::Other(format!("{}: {e}", out.url))
+            HttpError::Other(format!("{url}: {e}"))
         }
     })?;
     let first_byte_ms = ms_since(start);
     let status = response.status().as_u16();
-    let headers = response
+    let headers: Vec<(String, String)> = response
         .headers()
         .iter()
         .map(|(k, v)| {
@@ -71,6 +82,10 @@ pub(super) async fn exchange(
             (k.as_str().to_string(), value)
         })
         .collect();
+    let head_bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    *received += head_bytes as u64;
+    let left_after_head = max_response_bytes.saturating_sub(head_bytes as u64);
+    let max_body_bytes = max_body_bytes.min(usize::try_from(left_after_head).unwrap_or(usize::MAX));
 
     let mut incoming = response.into_body();
     let mut body = Vec::new();
@@ -80,13 +95,14 @@ pub(super) async fn exchange(
         let Ok(data) = frame.into_data() else {
             continue; // trailers
         };
-        let room = out.max_body_bytes - body.len();
+        let room = max_body_bytes - body.len();
+        let kept = data.len().min(room);
+        body.extend_from_slice(&data[..kept]);
+        *received += kept as u64;
         if data.len() > room {
-            body.extend_from_slice(&data[..room]);
             truncated = true;
             break;
         }
-        body.extend_from_slice(&data);
     }
     Ok(Exchanged {
         status,
@@ -98,35 +114,27 @@ pub(super) async fn exchange(
 }
 
 fn build_request(
-    out: &Outgoing<'_>,
+    out: Outgoing<'_>,
     body: Vec<u8>,
 ) -> Result<hyper::Request<Full<Bytes>>, HttpError> {
-    let method = hyper::Method::from_bytes(out.method.as_bytes())
-        .map_err(|_| HttpError::Other(format!("invalid HTTP method {:?}", out.method)))?;
+    let mut headers = out.headers;
     let target = &out.url[Position::BeforePath..Position::AfterQuery];
-    let mut builder = hyper::Request::builder().method(method).uri(target);
-    let has = |name: &HeaderName| {
-        out.headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case(name.as_str()))
-    };
-    if !has(&HOST) {
-        let authority = &out.url[Position::BeforeHost..Position::AfterPort];
-        let value = HeaderValue::from_str(authority)
-            .map_err(|e| HttpError::InvalidUrl(format!("{}: host: {e}", out.url)))?;
-        builder = builder.header(HOST, value);
+    // Always the URL's authority, the name the connection, SNI and certificate check use.
+    let authority = &out.url[Position::BeforeHost..Position::AfterPort];
+    let host = HeaderValue::from_str(authority)
+        .map_err(|e| HttpError::InvalidUrl(format!("{}: host: {e}", out.url)))?;
+    headers.insert(HOST, host);
+    if !headers.contains_key(USER_AGENT) {
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("sonde/", env!("CARGO_PKG_VERSION"))),
+        );
     }
-    if !has(&USER_AGENT) {
-        builder = builder.header(USER_AGENT, concat!("sonde/", env!("CARGO_PKG_VERSION")));
-    }
-    for (name, value) in out.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| HttpError::Other(format!("invalid header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| HttpError::Other(format!("invalid value for header {name}")))?;
-        builder = builder.header(name, value);
-    }
-    builder
+    let mut request = hyper::Request::builder()
+        .method(out.method)
+        .uri(target)
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| HttpError::InvalidUrl(format!("{}: {e}", out.url)))
+        .map_err(|e| HttpError::InvalidUrl(format!("{}: {e}", out.url)))?;
+    *request.headers_mut() = headers;
+    Ok(request)
 }

@@ -7,11 +7,18 @@
 //! behaviour here is tested with plain Rust.
 //!
 //! Guarantees of [`HttpClient::fetch`]:
-//! - the allow-list is checked before any DNS lookup or connection;
+//! - the allow-list is checked before any DNS lookup or connection, and every address
+//!   connected to is checked against the host's `deny_ranges` and the internal-address
+//!   rule of [`address`] (no DNS lookup between that check and the connection);
+//! - the probe cannot set `Host` (always the URL's authority, as are SNI and the
+//!   certificate check) nor framing or hop-by-hop headers ([`MAX_REQUEST_HEADERS`] and
+//!   [`MAX_REQUEST_HEADER_BYTES`] bound the rest);
 //! - the whole call (DNS, connect, TLS, head, body) finishes within the request's
 //!   `timeout_ms`, capped by [`HttpLimits::max_timeout_ms`], else [`HttpError::Timeout`];
 //! - at most `max_body_bytes` (capped by [`HttpLimits::max_body_bytes_cap`]) of the
 //!   body are read; the rest is not read and `truncated` is set;
+//! - each call spends one fetch and the bytes it sends and receives from the caller's
+//!   [`FetchBudget`] (the run's), also when it is refused, fails or times out;
 //! - redirects are not followed: a 3xx is returned as it is;
 //! - every fetch opens a fresh connection (no pooling), so the timings of a check
 //!   always include DNS, connect and TLS;
@@ -19,13 +26,19 @@
 //!   and the host name; there is no option to turn verification off;
 //! - no input makes it panic.
 
+pub mod address;
 mod allow_list;
+mod budget;
 mod client;
 mod connect;
+mod dns;
 mod exchange;
+mod request_head;
 
 pub use allow_list::{AllowList, AllowListError};
+pub use budget::{FetchBudget, DEFAULT_MAX_FETCHED_BYTES, DEFAULT_MAX_FETCHES};
 pub use client::{HttpClient, HttpLimits};
+pub use request_head::{MAX_METHOD_BYTES, MAX_REQUEST_HEADERS, MAX_REQUEST_HEADER_BYTES};
 
 /// One request as a probe asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +91,12 @@ pub enum HttpError {
     Tls(String),
     #[error("timed out")]
     Timeout,
+    /// The probe's method or headers are refused (see `request_head`).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The run's `max_fetches` or `max_fetched_bytes` is spent.
+    #[error("run limit: {0}")]
+    RunLimit(String),
     #[error("response head too large")]
     TooLarge,
     #[error("{0}")]

@@ -12,6 +12,7 @@ use std::time::Instant;
 use tokio::time::{error::Elapsed, timeout_at};
 use wasmtime::Store;
 
+use crate::http::FetchBudget;
 use crate::runtime::bindings::{Probe, ProbeError, Sample};
 use crate::runtime::capabilities::log::truncate_utf8;
 use crate::runtime::limits::{is_output_limit, resource_count_exceeded, RunFailure, RunLimits};
@@ -95,6 +96,7 @@ impl ProbeInstance {
         state.deadline = deadline;
         state.timed_out = false;
         state.log_budget = Default::default();
+        state.fetch_budget = FetchBudget::new(limits.max_fetches, limits.max_fetched_bytes);
         let outcome =
             timeout_at(wall(deadline), self.probe.call_run(&mut self.store, params)).await;
         if matches!(outcome, Ok(Ok(_))) {

@@ -8,7 +8,9 @@
 //! - `max_output_bytes`: what the host copies out of the probe in one call (a run's result,
 //!   `describe()`, the arguments of one host call), enforced by wasmtime while it lifts
 //!   the values, before anything over the budget is allocated;
-//! - `max_samples`: checked on the result of `run`.
+//! - `max_samples`: checked on the result of `run`;
+//! - `max_fetches`, `max_fetched_bytes`: the run's HTTP allowance ([`crate::http::FetchBudget`]);
+//!   a fetch past them is refused to the probe, the run goes on.
 //!
 //! Any of these discards the job's instance; its next run starts a fresh one.
 
@@ -36,6 +38,10 @@ pub struct RunLimits {
     pub max_memory_bytes: u64,
     pub max_samples: u32,
     pub max_output_bytes: u64,
+    /// Calls to `http.fetch` in one run.
+    pub max_fetches: u32,
+    /// Bytes all fetches of one run may send and receive (headers and bodies).
+    pub max_fetched_bytes: u64,
 }
 
 impl Default for RunLimits {
@@ -45,6 +51,8 @@ impl Default for RunLimits {
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             max_samples: DEFAULT_MAX_SAMPLES,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            max_fetches: crate::http::DEFAULT_MAX_FETCHES,
+            max_fetched_bytes: crate::http::DEFAULT_MAX_FETCHED_BYTES,
         }
     }
 }

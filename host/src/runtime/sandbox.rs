@@ -11,6 +11,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::http::FetchBudget;
 use crate::runtime::bindings::{types, v0_1, v0_2};
 use crate::runtime::capabilities::http::{HasHttp, HttpCapability, HttpView};
 use crate::runtime::capabilities::log::{HasLog, LogBudget, LogView};
@@ -30,6 +31,8 @@ pub struct ProbeState {
     pub http: HttpCapability,
     pub limiter: ProbeLimiter,
     pub log_budget: LogBudget,
+    /// What is left of this run's HTTP allowance (none outside a run).
+    pub fetch_budget: FetchBudget,
     /// When the current run must end; checked at every epoch tick.
     pub deadline: Instant,
     pub timed_out: bool,
@@ -74,6 +77,7 @@ pub fn new_store(engine: &Engine, caps: &JobCapabilities) -> Store<ProbeState> {
         http: caps.http.clone(),
         limiter: ProbeLimiter::new(caps.max_memory_bytes),
         log_budget: LogBudget::default(),
+        fetch_budget: FetchBudget::default(),
         deadline: Instant::now(),
         timed_out: false,
         output,
@@ -160,6 +164,7 @@ fn http_view(s: &mut ProbeState) -> HttpView<'_> {
     HttpView {
         http: &s.http,
         deadline: s.deadline,
+        budget: &mut s.fetch_budget,
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::Utc;
 use sonde_message::limits::{check_text, Field};
 use sonde_message::RunMessage;
 
-use crate::config::JobSpec;
+use crate::config::{check_interval, JobSpec};
 use crate::http::AllowList;
 use crate::runtime::bindings::Sample as ProbeSample;
 use crate::runtime::instance::ProbeInstance;
@@ -30,6 +30,8 @@ impl Job {
     /// job, the probe and the missing or unknown param.
     pub fn new(host: &Host, spec: JobSpec, probe: Arc<LoadedProbe>) -> anyhow::Result<Job> {
         check_identity(&spec, &probe)?;
+        // The host's floor before the params: it holds whatever they are.
+        check_probe_interval(&spec, &probe)?;
         let params = resolve_params(&spec, &probe)?;
         let allow = AllowList::new(&spec.allow_http)
             .map_err(|e| anyhow::anyhow!("{}: job {:?}: {e}", spec.origin, spec.name))?;
@@ -58,6 +60,7 @@ impl Job {
     /// Replace the probe (between runs); the next run makes a fresh instance.
     pub fn swap_probe(&mut self, probe: Arc<LoadedProbe>) -> anyhow::Result<()> {
         check_identity(&self.spec, &probe)?;
+        check_probe_interval(&self.spec, &probe)?;
         self.params = resolve_params(&self.spec, &probe)?;
         self.probe = probe;
         self.instance = None;
@@ -154,6 +157,19 @@ fn check_identity(spec: &JobSpec, probe: &LoadedProbe) -> anyhow::Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// A job without its own interval runs at the probe's default, which must respect the
+/// host's `min_interval_ms` like any other (a probe's 1 ms default is refused, not honoured).
+fn check_probe_interval(spec: &JobSpec, probe: &LoadedProbe) -> anyhow::Result<()> {
+    match spec.interval_ms {
+        Some(ms) => check_interval(spec, ms, "`interval_ms`"),
+        None => check_interval(
+            spec,
+            u64::from(probe.info.default_interval_ms),
+            &format!("probe {}'s default-interval-ms", probe.info.name),
+        ),
+    }
 }
 
 fn resolve_params(spec: &JobSpec, probe: &LoadedProbe) -> anyhow::Result<Vec<(String, String)>> {

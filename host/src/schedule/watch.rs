@@ -33,6 +33,8 @@ pub struct JobSources {
     pub files: Vec<PathBuf>,
     pub config_jobs: Vec<JobSpec>,
     pub defaults: Defaults,
+    /// The host's `min_interval_ms`, for jobs started from `--probes`.
+    pub min_interval_ms: u64,
 }
 
 impl JobSources {
@@ -41,10 +43,12 @@ impl JobSources {
         args: &[PathBuf],
         config_jobs: Vec<JobSpec>,
         defaults: Defaults,
+        min_interval_ms: u64,
     ) -> anyhow::Result<Self> {
         let mut sources = JobSources {
             config_jobs,
             defaults,
+            min_interval_ms,
             ..Default::default()
         };
         for p in args {
@@ -89,6 +93,7 @@ impl JobSources {
                 params: Vec::new(),
                 allow_http: Vec::new(),
                 limits: default_limits(&self.defaults),
+                min_interval_ms: self.min_interval_ms,
                 origin: format!("--probes {}", path.display()),
             });
         }

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use openssl::ssl::SslAcceptor;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -28,6 +28,8 @@ pub enum Reply {
 pub struct TestServer {
     pub addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    /// The SNI name of each TLS handshake (`None`: the client sent none).
+    sni: Arc<Mutex<Vec<Option<String>>>>,
     task: JoinHandle<()>,
 }
 
@@ -53,11 +55,14 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let accepted = Arc::new(AtomicUsize::new(0));
         let counter = accepted.clone();
+        let sni = Arc::new(Mutex::new(Vec::new()));
+        let sni_seen = sni.clone();
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let reply = reply.clone();
                 let tls = tls.clone();
+                let sni_seen = sni_seen.clone();
                 tokio::spawn(async move {
                     match tls {
                         None => answer(tcp, reply).await,
@@ -68,7 +73,13 @@ impl TestServer {
                             let Ok(mut stream) = tokio_openssl::SslStream::new(ssl, tcp) else {
                                 return;
                             };
-                            if std::pin::Pin::new(&mut stream).accept().await.is_ok() {
+                            let accepted = std::pin::Pin::new(&mut stream).accept().await;
+                            let name = stream
+                                .ssl()
+                                .servername(openssl::ssl::NameType::HOST_NAME)
+                                .map(str::to_string);
+                            sni_seen.lock().expect("sni lock").push(name);
+                            if accepted.is_ok() {
                                 answer(stream, reply).await;
                             }
                         }
@@ -79,6 +90,7 @@ impl TestServer {
         TestServer {
             addr,
             accepted,
+            sni,
             task,
         }
     }
@@ -89,6 +101,10 @@ impl TestServer {
 
     pub fn connections(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    pub fn sni_names(&self) -> Vec<Option<String>> {
+        self.sni.lock().expect("sni lock").clone()
     }
 }
 

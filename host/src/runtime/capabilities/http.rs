@@ -1,14 +1,14 @@
 //! The `http` import of every contract version: maps each version's WIT request to
 //! [`crate::http`] and back. The policy (allow-list, deny by default) and the client live
-//! in `crate::http`; this adapter only adds the run deadline: a fetch never outlives the
-//! run that made it.
+//! in `crate::http`; this adapter only adds the run's bounds: a fetch never outlives the
+//! run that made it, and spends the run's fetch allowance ([`FetchBudget`]).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::HasData;
 
-use crate::http::{AllowList, HttpClient};
+use crate::http::{AllowList, FetchBudget, HttpClient};
 
 /// The HTTP capability of one job.
 #[derive(Clone)]
@@ -17,10 +17,12 @@ pub struct HttpCapability {
     pub allow: Arc<AllowList>,
 }
 
-/// What the `http` import sees of a store: the job's capability and the run's deadline.
+/// What the `http` import sees of a store: the job's capability, the run's deadline and
+/// what is left of the run's fetch allowance.
 pub struct HttpView<'a> {
     pub http: &'a HttpCapability,
     pub deadline: Instant,
+    pub budget: &'a mut FetchBudget,
 }
 
 /// Selects [`HttpView`] as the `http` implementation when linking.
@@ -47,7 +49,10 @@ impl HttpView<'_> {
             t => t,
         };
         request.timeout_ms = (asked_ms as u128).min(remaining_ms).max(1) as u32;
-        self.http.client.fetch(&self.http.allow, request).await
+        self.http
+            .client
+            .fetch(&self.http.allow, request, self.budget)
+            .await
     }
 }
 
@@ -103,6 +108,7 @@ macro_rules! http_version {
                     E::Tls(s) => HttpError::Tls(s),
                     E::Timeout => HttpError::Timeout,
                     E::TooLarge => HttpError::TooLarge,
+                    e @ (E::InvalidRequest(_) | E::RunLimit(_)) => HttpError::Other(e.to_string()),
                     E::Other(s) => HttpError::Other(s),
                 }
             }
