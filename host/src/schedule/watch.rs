@@ -185,7 +185,12 @@ impl Watcher {
     fn specs(&self) -> (Vec<JobSpec>, Vec<String>) {
         let (mut specs, mut problems) = self.sources.specs();
         if let Some(fleet) = &self.fleet {
+            let local = specs.len();
             add_jobs(&mut specs, &mut problems, &fleet.borrow());
+            // A bundle's job runs under this host's floor like any other.
+            for spec in &mut specs[local..] {
+                spec.min_interval_ms = self.sources.min_interval_ms;
+            }
         }
         (specs, problems)
     }
