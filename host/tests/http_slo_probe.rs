@@ -31,29 +31,31 @@ async fn http_slo_keeps_its_window_across_runs_and_spends_the_budget() {
         all.extend_from_slice(params);
         common::job_toml(name, &probe, &all, &[&url], "interval_ms = 400")
     };
-    let config = [
-        job(
-            "fast",
-            &fast,
-            &[
-                ("latency_slo_ms", "1000"),
-                ("window", "3"),
-                ("header", "Content-Type: ^application/json"),
-            ],
-        ),
-        job(
-            "slow",
-            &slow,
-            &[("latency_slo_ms", "100"), ("objective", "0.9")],
-        ),
-        job(
-            "html-wanted",
-            &fast,
-            &[("header", "content-type: ^text/html")],
-        ),
-        job("silent", &silent, &[("timeout_ms", "200")]),
-    ]
-    .concat();
+    // Runs faster than the host's default floor, to see the window move within the test.
+    let config = "min_interval_ms = 400\n".to_string()
+        + &[
+            job(
+                "fast",
+                &fast,
+                &[
+                    ("latency_slo_ms", "1000"),
+                    ("window", "3"),
+                    ("header", "Content-Type: ^application/json"),
+                ],
+            ),
+            job(
+                "slow",
+                &slow,
+                &[("latency_slo_ms", "100"), ("objective", "0.9")],
+            ),
+            job(
+                "html-wanted",
+                &fast,
+                &[("header", "content-type: ^text/html")],
+            ),
+            job("silent", &silent, &[("timeout_ms", "200")]),
+        ]
+        .concat();
     let dir = common::scratch();
     let config_path = dir.path().join("host.toml");
     std::fs::write(&config_path, config).expect("write host.toml");
