@@ -127,3 +127,37 @@ fn missing_key_file_fails_at_start_naming_the_file() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn tls_weakenings_and_a_readable_key_are_logged_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    capture_logs();
+    let env = Env::load();
+    let certs = tempfile::tempdir().expect("temp dir for certificates");
+    for f in ["ca.pem", "service.cert", "service.key"] {
+        std::fs::copy(env.host_cert_dir.join(f), certs.path().join(f))
+            .expect("copy a stack certificate");
+    }
+    let key = certs.path().join("service.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod the key");
+    let spool = tempfile::tempdir().expect("temp spool dir");
+    let mut s = settings(&env.kafka_brokers, certs.path(), "unused", spool.path());
+    s.options.push((
+        "ssl.endpoint.identification.algorithm".into(),
+        "none".into(),
+    ));
+    let sink = KafkaSink::start(&s).expect("a weakened TLS setting still starts");
+    sink.shutdown(Duration::ZERO).expect("shutdown");
+    let logs = logs();
+    assert!(
+        logs.lines().any(|l| l.contains(
+            "!!! Kafka option `ssl.endpoint.identification.algorithm=none`: the Kafka brokers' host names are NOT checked"
+        )),
+        "{logs}"
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(&key.display().to_string()) && l.contains("mode 0644")),
+        "{logs}"
+    );
+}

@@ -70,6 +70,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         mut stop,
         mut abort,
     } = shutdown;
+    crate::tls::log_warnings(&config);
     let target = PgTarget::new(&config.postgres)?;
     tracing::info!(
         "recorder starting: PostgreSQL {} (sslmode {:?})",
@@ -196,32 +197,4 @@ async fn flush(
         return Ok(());
     }
     pipeline.submit(batch.take(), consumer).await
-}
-
-/// Just check: configuration valid, Kafka metadata readable, PostgreSQL answers `SELECT 1`.
-pub async fn check(config: &Config) -> Result<String> {
-    let target = PgTarget::new(&config.postgres)?;
-    let client = target.connect().await?;
-    client
-        .query_one("SELECT 1", &[])
-        .await
-        .map_err(|e| anyhow::anyhow!("PostgreSQL SELECT 1: {e}"))?;
-    let kafka = config.kafka.clone();
-    let topics = tokio::task::spawn_blocking(move || -> Result<usize> {
-        let consumer: rdkafka::consumer::BaseConsumer = consumer::client_config(&kafka).create()?;
-        let metadata = consumer
-            .fetch_metadata(None, Duration::from_secs(10))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "Kafka {}: cannot fetch metadata: {e}",
-                    kafka.bootstrap_servers
-                )
-            })?;
-        Ok(metadata.topics().len())
-    })
-    .await??;
-    Ok(format!(
-        "configuration OK: Kafka {} answered ({topics} topics), PostgreSQL {} answered (sslmode {:?})",
-        config.kafka.bootstrap_servers, target.describe, target.sslmode
-    ))
 }

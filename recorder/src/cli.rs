@@ -180,6 +180,8 @@ pub fn apply_psql(conninfo: &str, config: &mut Config) -> Result<()> {
                     }
                 })
             }
+            // libpq's keyword for the system's trusted CAs, which is also our default.
+            "sslrootcert" if value == "system" => p.root_cert_file = None,
             "sslrootcert" => p.root_cert_file = Some(PathBuf::from(value)),
             _ => bail!("unexpected parameter {key}"),
         }
@@ -286,6 +288,13 @@ mod tests {
         assert_eq!(c.postgres.port, 55432);
         assert_eq!(c.postgres.sslmode, Some(SslMode::Require));
         assert!(apply_psql("host=x sslmode=bogus", &mut Config::default()).is_err());
+
+        let mut c = Config::default();
+        apply_psql("host=db.example sslrootcert=system", &mut c).unwrap();
+        assert_eq!(
+            (c.postgres.root_cert_file, c.postgres.sslmode),
+            (None, None)
+        );
     }
 
     #[test]

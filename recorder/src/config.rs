@@ -30,6 +30,9 @@ pub struct KafkaSettings {
     pub topic_regex: Option<String>,
     /// Subscribe to every topic starting with this prefix.
     pub topic_prefix: Option<String>,
+    /// TLS unless plaintext is asked for (see [`crate::tls`]).
+    pub security_protocol: SecurityProtocol,
+    /// `None`: the system's trusted CAs.
     pub ca_file: Option<PathBuf>,
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
@@ -39,16 +42,34 @@ pub struct KafkaSettings {
     pub options: BTreeMap<String, String>,
 }
 
+/// How the recorder talks to the brokers (librdkafka's `security.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityProtocol {
+    Ssl,
+    /// No TLS: only when asked for, logged loudly.
+    Plaintext,
+}
+
+impl SecurityProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityProtocol::Ssl => "ssl",
+            SecurityProtocol::Plaintext => "plaintext",
+        }
+    }
+}
+
 /// How strictly the PostgreSQL server's certificate is checked (libpq's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
-    /// No TLS at all (only sensible over a UNIX socket).
+    /// No TLS at all: the default over a UNIX socket; over TCP only when asked (logged loudly).
     Disable,
-    /// TLS, certificate not checked (logged as a warning).
+    /// TLS, certificate not checked: only when asked (logged loudly).
     Require,
-    /// TLS, certificate chain checked against the root certificate, host name not.
+    /// TLS, certificate chain checked against the root certificate file only, host name not.
     VerifyCa,
-    /// TLS, chain and host name checked. The default when a root certificate is given.
+    /// TLS, chain and host name checked, against the root certificate file or else the
+    /// system's trusted CAs. The default over TCP.
     VerifyFull,
 }
 
@@ -76,8 +97,9 @@ pub struct PgSettings {
     pub password_file: Option<PathBuf>,
     /// Only from `--psql`/`PSQL_SERVER`; the file never holds a password itself.
     pub password: Option<String>,
+    /// `None`: the system's trusted CAs.
     pub root_cert_file: Option<PathBuf>,
-    /// `None` = verify-full with a root certificate, require over TCP without, disable on a socket.
+    /// `None` = verify-full over TCP, disable on a socket.
     pub sslmode: Option<SslMode>,
     pub connect_interval: Duration,
     /// Name of the seed-compatible view (hostname, metric, submetric, value, timestamp).
@@ -94,6 +116,7 @@ impl Default for Config {
                 topic: sonde_message::DEFAULT_TOPIC.into(),
                 topic_regex: None,
                 topic_prefix: None,
+                security_protocol: SecurityProtocol::Ssl,
                 ca_file: None,
                 cert_file: None,
                 key_file: None,
@@ -229,6 +252,13 @@ impl Config {
             "kafka.topic" => k.topic = non_empty(value)?,
             "kafka.topic_regex" => k.topic_regex = Some(topic_regex(value)?),
             "kafka.topic_prefix" => k.topic_prefix = Some(non_empty(value)?),
+            "kafka.security_protocol" => {
+                k.security_protocol = match value {
+                    "ssl" => SecurityProtocol::Ssl,
+                    "plaintext" => SecurityProtocol::Plaintext,
+                    _ => return Err(format!("expected ssl or plaintext, got `{value}`")),
+                }
+            }
             "kafka.ssl.cafile" => k.ca_file = Some(path(value)?),
             "kafka.ssl.certfile" => k.cert_file = Some(path(value)?),
             "kafka.ssl.keyfile" => k.key_file = Some(path(value)?),
@@ -269,11 +299,9 @@ impl Config {
             return Err("kafka.ssl.certfile and kafka.ssl.keyfile must be given together".into());
         }
         let p = &self.postgres;
-        let verifying = matches!(p.sslmode, Some(SslMode::VerifyFull | SslMode::VerifyCa));
-        if verifying && p.root_cert_file.is_none() {
-            return Err(
-                "postgres.sslmode verify-ca/verify-full needs postgres.ssl.rootcertfile".into(),
-            );
+        if p.sslmode == Some(SslMode::VerifyCa) && p.root_cert_file.is_none() {
+            // Any certificate from any public CA would pass: never what is meant.
+            return Err("postgres.sslmode verify-ca needs postgres.ssl.rootcertfile (the one root it trusts); verify-full works with the system's CAs".into());
         }
         Ok(())
     }

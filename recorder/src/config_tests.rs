@@ -11,6 +11,7 @@ fn defaults_match_the_seed_writer() {
     assert_eq!(c.kafka.topic, "aiven_monitor_measure");
     assert_eq!(c.kafka.connect_interval, Duration::from_secs(1));
     assert_eq!(c.kafka.ca_file, None);
+    assert_eq!(c.kafka.security_protocol, SecurityProtocol::Ssl);
     assert_eq!(c.postgres.measure_table, "aiven_monitor_measure");
     assert_eq!(c.postgres.host, None);
     assert_eq!(c.postgres.port, 5432);
@@ -85,6 +86,9 @@ fn every_seed_key_is_read() {
             c.postgres.connect_interval == Duration::from_millis(250)
         }),
         ("kafka.group_id", "g", |c| c.kafka.group_id == "g"),
+        ("kafka.security_protocol", "plaintext", |c| {
+            c.kafka.security_protocol == SecurityProtocol::Plaintext
+        }),
         ("kafka.topic_regex", "^sonde\\..*", |c| {
             c.subscription() == "^sonde\\..*"
         }),
@@ -152,6 +156,10 @@ fn errors_name_key_and_line() {
             "recorder.ini:2: expected `key = value`",
         ),
         ("[writer]\nbatch.max_rows = 0\n", "key `batch.max_rows`"),
+        (
+            "[writer]\nkafka.security_protocol = tls\n",
+            "expected ssl or plaintext",
+        ),
     ];
     for (text, want) in cases {
         let err = parse(text).unwrap_err().to_string();
@@ -169,8 +177,10 @@ fn other_sections_are_ignored_and_colon_works() {
 fn cross_key_checks() {
     let c = parse("[recorder]\nkafka.topic_regex = ^a\nkafka.topic_prefix = b\n").unwrap();
     assert!(c.validate().unwrap_err().contains("either"));
-    let c = parse("[recorder]\npostgres.sslmode = verify-full\n").unwrap();
+    let c = parse("[recorder]\npostgres.sslmode = verify-ca\n").unwrap();
     assert!(c.validate().unwrap_err().contains("rootcertfile"));
+    let c = parse("[recorder]\npostgres.sslmode = verify-full\n").unwrap();
+    assert_eq!(c.validate(), Ok(()), "verify-full against the system's CAs");
     let c = parse("[recorder]\nkafka.ssl.certfile = c\n").unwrap();
     assert!(c.validate().is_err());
 }

@@ -203,7 +203,8 @@ impl ConsumerContext for RecorderContext {
     }
 }
 
-/// librdkafka settings for `k` (TLS when any certificate is configured).
+/// librdkafka settings for `k`: TLS with host-name checks unless plaintext is asked for,
+/// then the pass-through options (which win).
 pub fn client_config(k: &KafkaSettings) -> ClientConfig {
     let mut c = ClientConfig::new();
     let interval_ms = k.connect_interval.as_millis().max(1);
@@ -221,10 +222,10 @@ pub fn client_config(k: &KafkaSettings) -> ClientConfig {
         // Topics created after start (or newly matching kafka.topic_regex) are picked up
         // within 10 s instead of librdkafka's default 5 minutes.
         .set("topic.metadata.refresh.interval.ms", "10000")
-        .set("client.id", "sonde-recorder");
-    if k.ca_file.is_some() || k.cert_file.is_some() {
-        c.set("security.protocol", "ssl");
-    }
+        .set("client.id", "sonde-recorder")
+        .set("security.protocol", k.security_protocol.as_str())
+        .set("enable.ssl.certificate.verification", "true")
+        .set("ssl.endpoint.identification.algorithm", "https");
     let files = [
         ("ssl.ca.location", &k.ca_file),
         ("ssl.certificate.location", &k.cert_file),
@@ -286,5 +287,23 @@ mod tests {
         assert_eq!(c.get("ssl.ca.location"), Some("ca.pem"));
         assert_eq!(c.get("session.timeout.ms"), Some("6000"));
         assert_eq!(c.get("group.id"), Some("sonde-recorder"));
+    }
+
+    #[test]
+    fn tls_without_any_certificate_configured() {
+        let c = client_config(&Config::default().kafka);
+        assert_eq!(c.get("security.protocol"), Some("ssl"));
+        assert_eq!(
+            c.get("ssl.endpoint.identification.algorithm"),
+            Some("https")
+        );
+        assert_eq!(c.get("ssl.ca.location"), None, "the system's CAs");
+        let mut k = Config::default().kafka;
+        k.options
+            .insert("security.protocol".into(), "plaintext".into());
+        assert_eq!(
+            client_config(&k).get("security.protocol"),
+            Some("plaintext")
+        );
     }
 }

@@ -1,17 +1,17 @@
-//! Connecting to PostgreSQL: TLS per `sslmode` (deny by default: verify-full whenever a
-//! root certificate is configured), password from a file, reconnect with capped backoff.
+//! Connecting to PostgreSQL: TLS per `sslmode` (see [`crate::tls`]: verify-full unless
+//! asked otherwise), password from a file, reconnect with capped backoff.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use postgres_openssl::MakeTlsConnector;
 use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
 
 use crate::config::{PgSettings, SslMode};
 use crate::stall::{human, Report, Stall};
+use crate::tls::{effective_sslmode, pg_connector};
 
 /// Where the socket lives when `postgres.host` is absent (Debian's default).
 pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
@@ -29,17 +29,6 @@ pub struct PgTarget {
     /// `user@host:port/db`, for log lines.
     pub describe: String,
     pub connect_interval: Duration,
-}
-
-/// The sslmode actually used: explicit, else verify-full with a root certificate,
-/// else require over TCP, disable over a UNIX socket.
-pub fn effective_sslmode(s: &PgSettings) -> SslMode {
-    match (s.sslmode, &s.root_cert_file, &s.host) {
-        (Some(mode), _, _) => mode,
-        (None, Some(_), _) => SslMode::VerifyFull,
-        (None, None, Some(h)) if !h.starts_with('/') => SslMode::Require,
-        (None, None, _) => SslMode::Disable,
-    }
 }
 
 fn os_user() -> Result<String> {
@@ -92,7 +81,7 @@ impl PgTarget {
             None
         } else {
             config.ssl_mode(tokio_postgres::config::SslMode::Require);
-            Some(tls_connector(sslmode, s.root_cert_file.as_deref())?)
+            Some(pg_connector(sslmode, s.root_cert_file.as_deref())?)
         };
         Ok(PgTarget {
             config,
@@ -179,31 +168,6 @@ pub fn backoff(interval: Duration, attempt: u32) -> Duration {
     interval.saturating_mul(1u32 << attempt.min(16)).min(cap)
 }
 
-fn tls_connector(mode: SslMode, root_cert: Option<&Path>) -> Result<MakeTlsConnector> {
-    let mut builder =
-        SslConnector::builder(SslMethod::tls_client()).context("initialising OpenSSL")?;
-    if let Some(path) = root_cert {
-        builder.set_ca_file(path).map_err(|e| {
-            anyhow!(
-                "postgres.ssl.rootcertfile {}: not a readable PEM certificate: {e}",
-                path.display()
-            )
-        })?;
-    }
-    if mode == SslMode::Require {
-        tracing::warn!("postgres.sslmode=require: the server certificate is NOT verified");
-        builder.set_verify(SslVerifyMode::NONE);
-    }
-    let mut connector = MakeTlsConnector::new(builder.build());
-    if mode == SslMode::VerifyCa {
-        connector.set_callback(|cfg, _| {
-            cfg.set_verify_hostname(false);
-            Ok(())
-        });
-    }
-    Ok(connector)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,18 +182,6 @@ mod tests {
         assert_eq!(backoff(s(1), 5), s(30));
         assert_eq!(backoff(s(1), 1000), s(30));
         assert_eq!(backoff(s(60), 3), s(60));
-    }
-
-    #[test]
-    fn sslmode_defaults_deny_by_default() {
-        let mut p = Config::default().postgres;
-        assert_eq!(effective_sslmode(&p), SslMode::Disable); // UNIX socket
-        p.host = Some("db.example".into());
-        assert_eq!(effective_sslmode(&p), SslMode::Require);
-        p.root_cert_file = Some("ca.pem".into());
-        assert_eq!(effective_sslmode(&p), SslMode::VerifyFull);
-        p.sslmode = Some(SslMode::VerifyCa);
-        assert_eq!(effective_sslmode(&p), SslMode::VerifyCa);
     }
 
     #[test]

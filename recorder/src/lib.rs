@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod check;
 pub mod cli;
 pub mod commit;
 pub mod config;
@@ -18,5 +19,6 @@ pub mod report;
 pub mod series;
 pub mod stall;
 pub mod telemetry;
+pub mod tls;
 pub mod topic_watch;
 pub mod writer;

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             return Ok(());
         }
         if cli.check_config {
-            let line = app::check(&config).await?;
+            let line = sonde_recorder::check::run(&config).await?;
             println!("recorder: {line}");
             return Ok(());
         }

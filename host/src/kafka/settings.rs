@@ -145,6 +145,32 @@ impl Settings {
         }))
     }
 
+    /// What to warn about at start: each setting that weakens TLS (loudly, all alike) and
+    /// a client key that other users can read.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.tls.insecure_skip_verify {
+            out.push(sonde_tls_policy::loud(
+                "--kafka-insecure-skip-verify: the Kafka brokers' certificates are NOT verified; \
+                 anyone on the network path can read and forge this host's measurements",
+            ));
+        }
+        for (k, v) in &self.options {
+            out.extend(sonde_tls_policy::kafka_option_warning(
+                &format!("Kafka option `{k}={v}`"),
+                k,
+                v,
+            ));
+        }
+        if let Some((_, key)) = &self.tls.client {
+            out.extend(sonde_tls_policy::secret_file_warning(
+                "Kafka client key",
+                key,
+            ));
+        }
+        out
+    }
+
     /// The producer configuration: TLS with hostname verification, idempotence, acks=all, lz4,
     /// then the pass-through options.
     pub fn client_config(&self) -> ClientConfig {

@@ -192,3 +192,39 @@ fn certificate_without_key_is_refused() {
         Err(SettingsError::HalfClientCert("--kafka-cert", "--kafka-key"))
     );
 }
+
+#[test]
+fn every_tls_weakening_is_warned_about_alike() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = cert_dir();
+    let key = dir.path().join(CERT_DIR_KEY);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let plain = Settings::resolve(&args("b:1", dir.path()), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.warnings(), Vec::<String>::new());
+
+    let mut a = args("b:1", dir.path());
+    a.kafka_insecure_skip_verify = true;
+    a.options = vec![
+        "security.protocol=plaintext".into(),
+        "enable.ssl.certificate.verification=false".into(),
+        "ssl.endpoint.identification.algorithm=none".into(),
+        "linger.ms=0".into(),
+    ];
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let warnings = Settings::resolve(&a, None).unwrap().unwrap().warnings();
+    let loud: Vec<&String> = warnings.iter().filter(|w| w.starts_with("!!! ")).collect();
+    assert_eq!(loud.len(), 4, "{warnings:#?}");
+    for option in ["security.protocol", "enable.ssl", "identification"] {
+        assert!(
+            loud.iter().any(|w| w.contains(option)),
+            "{option}: {warnings:#?}"
+        );
+    }
+    let mode = warnings
+        .iter()
+        .find(|w| w.contains("mode 0640"))
+        .unwrap_or_else(|| panic!("no key mode warning: {warnings:#?}"));
+    assert!(mode.contains(&key.display().to_string()), "{mode}");
+}

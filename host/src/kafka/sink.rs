@@ -48,11 +48,8 @@ impl KafkaSink {
 
     /// [`KafkaSink::start`], counting deliveries and spool figures in `metrics`.
     pub fn start_counted(settings: &Settings, metrics: DeliveryMetrics) -> anyhow::Result<Self> {
-        if settings.tls.insecure_skip_verify {
-            tracing::warn!(
-                "!!! --kafka-insecure-skip-verify: the Kafka brokers' certificates are NOT verified; \
-                 anyone on the network path can read and forge this host's measurements !!!"
-            );
+        for warning in settings.warnings() {
+            tracing::warn!("{warning}");
         }
         let (spool, recovery) = Spool::open(
             &settings.spool_dir,

@@ -39,6 +39,57 @@ pub fn ini(t: &Target, extra: &str) -> String {
     )
 }
 
+/// [`ini`] with the lines setting `keys` replaced (`Some(value)`) or removed (`None`).
+pub fn ini_with(t: &Target, keys: &[(&str, Option<&str>)], extra: &str) -> String {
+    let mut text = ini(t, extra);
+    for (key, value) in keys {
+        let prefix = format!("{key} = ");
+        let before = text.lines().filter(|l| l.starts_with(&prefix)).count();
+        assert_eq!(before, 1, "{key} is set once in the test ini");
+        text = text
+            .lines()
+            .filter_map(|l| match (l.starts_with(&prefix), value) {
+                (false, _) => Some(l.to_owned()),
+                (true, Some(v)) => Some(format!("{prefix}{v}")),
+                (true, None) => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        text.push('\n');
+    }
+    text
+}
+
+/// What `recorder --check-config` did with this INI text and extra environment.
+pub struct Checked {
+    pub ok: bool,
+    /// stdout then stderr.
+    pub text: String,
+}
+
+pub fn check_config(ini_text: &str, envs: &[(&str, Option<&Path>)]) -> Checked {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("recorder.ini");
+    std::fs::write(&path, ini_text).expect("write ini");
+    let mut cmd = recorder_command(&path);
+    cmd.arg("--check-config").env("NO_COLOR", "1");
+    for (k, v) in envs {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().expect("run recorder --check-config");
+    Checked {
+        ok: out.status.success(),
+        text: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
 /// A running `recorder` process; killed on drop. Its log goes to a file (printed when the
 /// test fails), or to `$SONDE_RECORDER_LOG_DIR` with consumer-group debugging when set.
 pub struct Recorder {
