@@ -8,6 +8,7 @@ use sonde_host::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     sonde_host::logging::init(cli.verbose, cli.log_format);
+    sonde_host::kafka::spool::survive_file_size_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -44,7 +44,8 @@ pub struct KafkaArgs {
     #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
 
-    /// Directory of the on-disk spool used while the broker is unreachable [default: .sonde-spool].
+    /// Directory of the on-disk spool [default: $STATE_DIRECTORY/spool, /var/lib/sonde/spool
+    /// for root, else $XDG_STATE_HOME/sonde/spool or ~/.local/state/sonde/spool].
     #[arg(long, value_name = "DIR")]
     pub spool_dir: Option<PathBuf>,
 

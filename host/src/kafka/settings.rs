@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use rdkafka::ClientConfig;
 
 use super::config::{KafkaArgs, KafkaToml};
+use super::spool::location;
 
 pub use sonde_message::DEFAULT_TOPIC;
-pub const DEFAULT_SPOOL_DIR: &str = ".sonde-spool";
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 1024 * 1024 * 1024;
 /// Messages handed to librdkafka at once; the rest wait in the spool, so memory stays bounded.
 pub const DEFAULT_IN_FLIGHT_MESSAGES: usize = 10_000;
@@ -35,6 +35,8 @@ pub enum SettingsError {
     HalfClientCert(&'static str, &'static str),
     #[error("Kafka topic must not be empty")]
     EmptyTopic,
+    #[error("no default place for the spool (neither STATE_DIRECTORY, XDG_STATE_HOME nor HOME is set): give --spool-dir")]
+    NoSpoolDir,
 }
 
 /// TLS material, every file checked readable and parsable at start.
@@ -133,11 +135,10 @@ impl Settings {
                 insecure_skip_verify: args.kafka_insecure_skip_verify || t.insecure_skip_verify,
             },
             options,
-            spool_dir: args
-                .spool_dir
-                .clone()
-                .or_else(|| t.spool_dir.clone())
-                .unwrap_or_else(|| DEFAULT_SPOOL_DIR.into()),
+            spool_dir: match args.spool_dir.clone().or_else(|| t.spool_dir.clone()) {
+                Some(dir) => dir,
+                None => location::default_dir_here().ok_or(SettingsError::NoSpoolDir)?,
+            },
             spool_max_bytes: args
                 .spool_max_bytes
                 .or(t.spool_max_bytes)

@@ -228,3 +228,14 @@ fn every_tls_weakening_is_warned_about_alike() {
         .unwrap_or_else(|| panic!("no key mode warning: {warnings:#?}"));
     assert!(mode.contains(&key.display().to_string()), "{mode}");
 }
+
+#[test]
+fn spool_dir_defaults_to_a_state_directory_never_the_working_directory() {
+    let dir = cert_dir();
+    let s = Settings::resolve(&args("b:1", dir.path()), None)
+        .unwrap()
+        .unwrap();
+    assert!(s.spool_dir.is_absolute(), "{}", s.spool_dir.display());
+    assert!(s.spool_dir.ends_with("sonde/spool") || s.spool_dir.ends_with("spool"));
+    assert_eq!(s.spool_dir, location::default_dir_here().unwrap());
+}

@@ -1,6 +1,7 @@
 //! [`KafkaSink`]: the [`Sink`] that spools each run to disk and lets the delivery thread
 //! send it to Kafka.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -16,17 +17,27 @@ use super::delivery::{Driver, KafkaProducer};
 use super::link::Link;
 use super::publish_times::PublishTimes;
 use super::settings::{Settings, DEFAULT_IN_FLIGHT_MESSAGES};
-use super::spool::{Spool, DEFAULT_SEGMENT_BYTES};
+use super::spool::{location, Appended, Recovery, Spool, DEFAULT_SEGMENT_BYTES};
 use crate::output::Sink;
 use crate::telemetry::DeliveryMetrics;
+
+/// Segments are at most this fraction of the cap, so the cap drops old runs in slices.
+const SEGMENTS_PER_CAP: u64 = 16;
+const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
+
+/// Segment size for a spool capped at `max_bytes`.
+pub fn segment_bytes(max_bytes: u64) -> u64 {
+    (max_bytes / SEGMENTS_PER_CAP).clamp(MIN_SEGMENT_BYTES, DEFAULT_SEGMENT_BYTES)
+}
 
 /// Publishes runs to Kafka through the on-disk spool.
 ///
 /// Guarantee: at-least-once from `publish` to the topic. A run is on disk when `publish`
 /// returns (it survives a crash of the host, and a power failure once synced, within
 /// [`super::delivery::SYNC_INTERVAL`]); it is removed only after the broker acknowledged it
-/// (acks=all). Runs are dropped only when the spool exceeds its size cap (oldest first,
-/// counted and logged) or cannot be written at all (logged as an error per run).
+/// (acks=all). Runs are dropped only when the spool is over half full and their job holds
+/// more than its share, when the spool exceeds its size cap (oldest first), or when it
+/// cannot be written at all; each is counted and logged.
 pub struct KafkaSink {
     spool: Arc<Mutex<Spool>>,
     signals: Arc<Signals>,
@@ -36,6 +47,8 @@ pub struct KafkaSink {
     dropped: AtomicU64,
     times: Arc<PublishTimes>,
     metrics: DeliveryMetrics,
+    /// Jobs whose runs are being refused as over their share, with how many so far.
+    over_share: Mutex<HashMap<String, u64>>,
 }
 
 impl KafkaSink {
@@ -51,10 +64,13 @@ impl KafkaSink {
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
+        if let Some(line) = location::stray_spool_warning(&settings.spool_dir) {
+            tracing::warn!("{line}");
+        }
         let (spool, recovery) = Spool::open(
             &settings.spool_dir,
             settings.spool_max_bytes,
-            DEFAULT_SEGMENT_BYTES,
+            segment_bytes(settings.spool_max_bytes),
         )
         .with_context(|| {
             format!(
@@ -62,13 +78,7 @@ impl KafkaSink {
                 settings.spool_dir.display()
             )
         })?;
-        if recovery.torn_bytes > 0 {
-            tracing::warn!(
-                "spool {}: cut {} bytes of a record torn by a crash",
-                settings.spool_dir.display(),
-                recovery.torn_bytes
-            );
-        }
+        log_recovery(&settings.spool_dir, &recovery);
         tracing::info!(
             "Kafka output to {} topic `{}`, spool {} ({} messages from an earlier run to replay)",
             settings.brokers,
@@ -124,6 +134,7 @@ impl KafkaSink {
             dropped: AtomicU64::new(0),
             times,
             metrics,
+            over_share: Mutex::new(HashMap::new()),
         })
     }
 
@@ -152,9 +163,61 @@ impl KafkaSink {
             .pending()
     }
 
-    /// Messages dropped because the spool was over its cap (since start).
+    /// Messages dropped since start: over the cap, over their job's share, or unwritable.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn count_dropped(&self, n: u64) -> u64 {
+        self.metrics.runs_dropped.increment(n);
+        self.dropped.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    /// Log a job's runs being refused once when it starts and once when it ends.
+    fn note_share(&self, job: &str, refused: Option<(u64, u64)>) {
+        let mut over = self.over_share.lock().unwrap_or_else(|e| e.into_inner());
+        match refused {
+            Some((job_bytes, share_bytes)) => {
+                let count = over.entry(job.to_owned()).or_insert(0);
+                *count += 1;
+                if *count == 1 {
+                    tracing::warn!(
+                        "spool over half full and job `{job}` holds {job_bytes} bytes of it, more than its share of {share_bytes}: \
+                         its new runs are dropped until it is back under (other jobs' runs are kept)"
+                    );
+                }
+            }
+            None => {
+                if let Some(count) = over.remove(job) {
+                    tracing::warn!(
+                        "job `{job}` is back under its spool share; {count} of its runs were dropped"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn log_recovery(dir: &std::path::Path, r: &Recovery) {
+    let dir = dir.display();
+    if r.converted > 0 {
+        tracing::info!(
+            "spool {dir}: converted {} segments written by the previous release",
+            r.converted
+        );
+    }
+    if r.torn_bytes > 0 {
+        tracing::warn!(
+            "spool {dir}: cut {} bytes of records torn by a crash or a failed write",
+            r.torn_bytes
+        );
+    }
+    if r.damaged_bytes > 0 || r.lost > 0 {
+        tracing::error!(
+            "spool {dir}: {} damaged bytes skipped, {} undelivered runs lost with them; every whole run after them is kept",
+            r.damaged_bytes,
+            r.lost
+        );
     }
 }
 
@@ -162,29 +225,37 @@ impl Sink for KafkaSink {
     fn publish(&self, msg: RunMessage) {
         let appended = {
             let mut spool = self.spool.lock().unwrap_or_else(|e| e.into_inner());
-            let appended = spool.append(msg.key().as_bytes(), &msg.encode());
+            let appended = spool.append(&msg.job, msg.key().as_bytes(), &msg.encode());
             // Under the spool lock: the delivery thread cannot send (and acknowledge) the
             // message before its time is recorded.
-            if let Ok((seq, dropped)) = &appended {
-                self.times.dropped_oldest(*dropped);
+            if let Ok(Appended::Stored { seq, evicted }) = &appended {
+                self.times.dropped_oldest(*evicted);
                 self.times.appended(*seq, Instant::now());
             }
             appended
         };
         match appended {
-            Ok((_, 0)) => {}
-            Ok((_, dropped)) => {
-                self.metrics.runs_dropped.increment(dropped);
-                let total = self.dropped.fetch_add(dropped, Ordering::Relaxed) + dropped;
-                tracing::warn!(
-                    "spool is over its cap of {} bytes: dropped the {dropped} oldest undelivered runs ({total} since start)",
-                    self.spool_max_bytes
-                );
+            Ok(Appended::Stored { evicted, .. }) => {
+                self.note_share(&msg.job, None);
+                if evicted > 0 {
+                    let total = self.count_dropped(evicted);
+                    tracing::warn!(
+                        "spool is over its cap of {} bytes: dropped the {evicted} oldest undelivered runs ({total} since start)",
+                        self.spool_max_bytes
+                    );
+                }
+            }
+            Ok(Appended::OverShare {
+                job_bytes,
+                share_bytes,
+            }) => {
+                self.count_dropped(1);
+                self.note_share(&msg.job, Some((job_bytes, share_bytes)));
+                return;
             }
             Err(e) => {
-                self.metrics.runs_dropped.increment(1);
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(run_id = %msg.run_id, "run lost: cannot write it to the spool: {e}");
+                let total = self.count_dropped(1);
+                tracing::error!(run_id = %msg.run_id, job = %msg.job, "run lost: cannot write it to the spool ({total} dropped since start): {e}");
                 return;
             }
         }

@@ -1,27 +1,42 @@
 //! On-disk spool: every message is appended here before it is handed to Kafka and
 //! stays until its delivery report succeeds.
 //!
-//! Files in the spool directory: segments `<first seq>.seg` (see [`record`] for the
-//! record layout), `cursor`, the lowest sequence number not yet acknowledged, and `lock`,
-//! the pid of the one process using the directory.
+//! Files in the spool directory (directory 0700, files 0600): segments `<first seq>.seg`
+//! (see [`segment`] and [`record`] for the layout), `cursor`, the lowest sequence number
+//! not yet acknowledged, and `lock`, held with `flock` by the one process using the
+//! directory.
 //!
-//! Durability: [`Spool::append`] writes the whole record with one `write` call, so once it
-//! returns the record survives a crash of the process (it is in the page cache).
-//! [`Spool::sync`] fsyncs the segment being written and saves the cursor; the caller runs
-//! it periodically, so a power failure loses at most what was appended since the last sync.
+//! Durability: [`Spool::append`] writes the whole record before it returns, so the record
+//! survives a crash of the process (it is in the page cache). A failed write (disk full,
+//! I/O error, file size limit) leaves no torn record: the segment is cut back to its last
+//! whole record and the record is tried once more in a new segment. [`Spool::sync`]
+//! fsyncs the segment being written and saves the cursor; the caller runs it
+//! periodically, so a power failure loses at most what was appended since the last sync.
 //! A stale cursor only means already-delivered messages are sent again (at-least-once).
+//!
+//! Damage: a record that fails its checks costs only itself. Reading resynchronises at
+//! the next whole record (on open and while delivering); the lost sequence numbers are
+//! counted and logged and everything after them is delivered.
 
+mod append;
+mod legacy;
+pub mod location;
 mod lock;
+mod open;
 pub mod record;
+mod scan;
 mod segment;
+mod share;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use lock::DirLock;
 use segment::{Segment, SegmentReader};
+use share::Ledger;
 
 pub use record::Record;
 
@@ -29,6 +44,15 @@ pub use record::Record;
 pub const DEFAULT_SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
 
 const CURSOR_FILE: &str = "cursor";
+
+/// Make a write beyond the file size limit (`RLIMIT_FSIZE`) fail with `EFBIG`, which the
+/// spool survives, instead of killing the process with `SIGXFSZ`. Called once at start.
+pub fn survive_file_size_limit() {
+    // SAFETY: setting a signal to "ignore" runs no handler code and touches no memory.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
 
 /// A spool failure, naming the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +75,23 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
 pub struct Recovery {
     /// Messages not acknowledged before the last stop, to be replayed.
     pub pending: u64,
-    /// Bytes cut off torn records (a crash in the middle of a write).
+    /// Bytes cut off the end of segments (a crash or a failed write mid-record).
     pub torn_bytes: u64,
+    /// Damaged bytes skipped between whole records.
+    pub damaged_bytes: u64,
+    /// Undelivered messages lost to damage (every message after them is kept).
+    pub lost: u64,
+    /// Segments written by the previous release, converted to the current format.
+    pub converted: u64,
+}
+
+/// What became of one [`Spool::append`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// On disk as `seq`; `evicted` undelivered messages went to make room (oldest first).
+    Stored { seq: u64, evicted: u64 },
+    /// Not spooled: the job holds more than its share of a spool over half full.
+    OverShare { job_bytes: u64, share_bytes: u64 },
 }
 
 #[derive(Debug)]
@@ -62,6 +101,7 @@ pub struct Spool {
     max_bytes: u64,
     segment_bytes: u64,
     segments: VecDeque<Segment>,
+    /// The last segment, open for appends; `None` makes the next append start a segment.
     active: Option<File>,
     next_seq: u64,
     /// Lowest sequence number not acknowledged; everything below is delivered or dropped.
@@ -73,85 +113,20 @@ pub struct Spool {
     reader: Option<SegmentReader>,
     read_seq: u64,
     total_bytes: u64,
+    ledger: Ledger,
+    /// Messages lost to damage found while reading (after open).
+    lost_reading: u64,
+    #[cfg(test)]
+    faults: VecDeque<tests::WriteFault>,
 }
 
 impl Spool {
-    /// Open (or create) the spool in `dir`, cutting torn tails left by a crash.
-    pub fn open(
-        dir: &Path,
-        max_bytes: u64,
-        segment_bytes: u64,
-    ) -> Result<(Self, Recovery), SpoolError> {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let lock = DirLock::acquire(dir).map_err(io_err(dir))?;
-        let mut bases = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-            let entry = entry.map_err(io_err(dir))?;
-            if let Some(base) = entry
-                .file_name()
-                .to_str()
-                .and_then(segment::parse_file_name)
-            {
-                bases.push(base);
-            }
-        }
-        bases.sort_unstable();
-        let mut recovery = Recovery::default();
-        let mut segments = VecDeque::new();
-        for base in bases {
-            let path = dir.join(segment::file_name(base));
-            let (seg, torn) = segment::recover(&path, base).map_err(io_err(&path))?;
-            recovery.torn_bytes += torn;
-            segments.push_back(seg);
-        }
-        let cursor_path = dir.join(CURSOR_FILE);
-        let saved = match fs::read_to_string(&cursor_path) {
-            Ok(text) => text.trim().parse::<u64>().ok(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err(&cursor_path)(e)),
-        };
-        let first = segments.front().map(|s| s.base_seq);
-        let end = segments.back().map(Segment::end_seq);
-        let cursor = match (saved, first) {
-            (Some(c), Some(f)) => c.max(f),
-            (Some(c), None) => c,
-            (None, f) => f.unwrap_or(0),
-        };
-        let next_seq = end.unwrap_or(cursor).max(cursor);
-        let total_bytes = segments.iter().map(|s| s.bytes).sum();
-        let mut spool = Spool {
-            _lock: lock,
-            dir: dir.to_owned(),
-            max_bytes,
-            segment_bytes: segment_bytes.max(1),
-            segments,
-            active: None,
-            next_seq,
-            cursor,
-            acked_ahead: BTreeSet::new(),
-            saved_cursor: saved.unwrap_or(0),
-            unsynced: false,
-            reader: None,
-            read_seq: cursor,
-            total_bytes,
-        };
-        recovery.pending = spool.pending();
-        if let Some(last) = spool.segments.back() {
-            let file = OpenOptions::new()
-                .append(true)
-                .open(&last.path)
-                .map_err(io_err(&last.path))?;
-            spool.active = Some(file);
-        }
-        Ok((spool, recovery))
-    }
-
     /// Messages appended and neither acknowledged nor dropped.
     pub fn pending(&self) -> u64 {
         let live = self
             .segments
             .iter()
-            .map(|s| s.end_seq().saturating_sub(s.base_seq.max(self.cursor)))
+            .map(|s| s.end_seq.saturating_sub(s.base_seq.max(self.cursor)))
             .sum::<u64>();
         live - self.acked_ahead.len() as u64
     }
@@ -160,90 +135,9 @@ impl Spool {
         self.total_bytes
     }
 
-    /// Append one message; returns its sequence number and how many unacknowledged
-    /// messages the size cap pushed out (oldest first) to make room.
-    pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<(u64, u64), SpoolError> {
-        let mut buf =
-            Vec::with_capacity(record::HEADER_BYTES as usize + 2 + key.len() + value.len());
-        record::encode(key, value, &mut buf)?;
-        let len = buf.len() as u64;
-        let mut dropped = 0;
-        while self.total_bytes + len > self.max_bytes && !self.segments.is_empty() {
-            dropped += self.drop_oldest_segment()?;
-        }
-        let roll = match self.segments.back() {
-            None => true,
-            Some(last) => last.bytes > 0 && last.bytes + len > self.segment_bytes,
-        };
-        if roll {
-            self.start_segment()?;
-        }
-        let (Some(file), Some(seg)) = (self.active.as_mut(), self.segments.back_mut()) else {
-            unreachable!("start_segment sets the active segment");
-        };
-        file.write_all(&buf).map_err(io_err(&seg.path))?;
-        seg.count += 1;
-        seg.bytes += len;
-        self.total_bytes += len;
-        self.unsynced = true;
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        Ok((seq, dropped))
-    }
-
-    fn start_segment(&mut self) -> Result<(), SpoolError> {
-        if let Some(file) = self.active.take() {
-            let path = &self
-                .segments
-                .back()
-                .map(|s| s.path.clone())
-                .unwrap_or_default();
-            file.sync_data().map_err(io_err(path))?;
-        }
-        let path = self.dir.join(segment::file_name(self.next_seq));
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        self.segments.push_back(Segment {
-            path,
-            base_seq: self.next_seq,
-            count: 0,
-            bytes: 0,
-        });
-        self.active = Some(file);
-        Ok(())
-    }
-
-    /// Remove the oldest segment; returns how many unacknowledged messages went with it.
-    fn drop_oldest_segment(&mut self) -> Result<u64, SpoolError> {
-        let Some(seg) = self.segments.pop_front() else {
-            return Ok(0);
-        };
-        let lost_from = seg.base_seq.max(self.cursor);
-        let lost = if lost_from < seg.end_seq() {
-            seg.end_seq()
-                - lost_from
-                - self.acked_ahead.range(lost_from..seg.end_seq()).count() as u64
-        } else {
-            0
-        };
-        self.acked_ahead = self.acked_ahead.split_off(&seg.end_seq());
-        self.cursor = self.cursor.max(seg.end_seq());
-        self.total_bytes -= seg.bytes;
-        if self.segments.is_empty() {
-            self.active = None;
-        }
-        if self
-            .reader
-            .as_ref()
-            .is_some_and(|r| r.base_seq == seg.base_seq)
-        {
-            self.reader = None;
-        }
-        fs::remove_file(&seg.path).map_err(io_err(&seg.path))?;
-        Ok(lost)
+    /// Undelivered messages lost to damage found while reading, since the last call.
+    pub fn take_lost(&mut self) -> u64 {
+        std::mem::take(&mut self.lost_reading)
     }
 
     /// The next message to hand to the producer (sequence number and record),
@@ -254,17 +148,9 @@ impl Spool {
             if self.read_seq >= self.next_seq {
                 return Ok(None);
             }
-            let Some(seg) = self
-                .segments
-                .iter()
-                .find(|s| s.end_seq() > self.read_seq)
-                .cloned()
-            else {
+            let Some(seg) = self.segments.iter().find(|s| s.end_seq > self.read_seq) else {
                 return Ok(None);
             };
-            if seg.count == 0 {
-                return Ok(None);
-            }
             self.read_seq = self.read_seq.max(seg.base_seq);
             let positioned = self
                 .reader
@@ -272,15 +158,48 @@ impl Spool {
                 .is_some_and(|r| r.base_seq == seg.base_seq && r.next_seq == self.read_seq);
             if !positioned {
                 self.reader =
-                    Some(SegmentReader::open_at(&seg, self.read_seq).map_err(io_err(&seg.path))?);
+                    Some(SegmentReader::open_at(seg, self.read_seq).map_err(io_err(&seg.path))?);
             }
+            let (bytes, end_seq) = (seg.bytes, seg.end_seq);
             let reader = self.reader.as_mut().unwrap_or_else(|| unreachable!());
-            let rec = reader.read().map_err(io_err(&seg.path))?;
-            let seq = self.read_seq;
-            self.read_seq += 1;
-            if !self.acked_ahead.contains(&seq) {
-                return Ok(Some((seq, rec)));
+            let found = match reader.read(bytes, end_seq) {
+                Ok(found) => found,
+                Err(e) => return Err(io_err(&reader.path)(e)),
+            };
+            let damaged = reader.take_damaged_bytes();
+            // Whatever lies between the position and the record found is damaged.
+            let upto = found.as_ref().map_or(end_seq, |r| r.seq);
+            if damaged > 0 || upto > self.read_seq {
+                let path = reader.path.clone();
+                self.lose(self.read_seq..upto, damaged, &path);
             }
+            self.read_seq = upto;
+            if let Some(rec) = found {
+                let seq = rec.seq;
+                self.read_seq = seq + 1;
+                if !self.acked_ahead.contains(&seq) {
+                    return Ok(Some((seq, rec)));
+                }
+            }
+        }
+    }
+
+    /// Count and acknowledge the undelivered messages in `seqs`, which reading found damaged.
+    fn lose(&mut self, seqs: std::ops::Range<u64>, damaged_bytes: u64, path: &Path) {
+        let mut lost = 0;
+        for seq in seqs.start.max(self.cursor)..seqs.end {
+            if !self.acked_ahead.contains(&seq) {
+                lost += 1;
+                self.ack(seq);
+            }
+        }
+        // Damage among delivered runs was reported when first found; rewinds meet it again.
+        if lost > 0 {
+            self.lost_reading += lost;
+            tracing::error!(
+                "spool segment {}: {damaged_bytes} damaged bytes skipped, {lost} undelivered runs lost with them; the runs after them are delivered",
+                path.display()
+            );
         }
     }
 
@@ -295,8 +214,28 @@ impl Spool {
             return;
         }
         self.acked_ahead.insert(seq);
+        let before = self.cursor;
         while self.acked_ahead.remove(&self.cursor) {
             self.cursor += 1;
+        }
+        if self.cursor != before {
+            self.count_live_segments();
+        }
+    }
+
+    /// Keep the ledger to the segments holding undelivered runs (a prefix leaves it as the
+    /// cursor moves past).
+    fn count_live_segments(&mut self) {
+        for seg in self.segments.iter_mut() {
+            let live = seg.end_seq > self.cursor;
+            if seg.counted && !live {
+                self.ledger.remove_all(&seg.jobs);
+            } else if !seg.counted && live {
+                self.ledger.add_all(&seg.jobs);
+            } else if live {
+                break;
+            }
+            seg.counted = live;
         }
     }
 
@@ -311,7 +250,8 @@ impl Spool {
         }
         if self.cursor != self.saved_cursor {
             let tmp = self.dir.join("cursor.tmp");
-            fs::write(&tmp, format!("{}\n", self.cursor)).map_err(io_err(&tmp))?;
+            write_private_file(&tmp, format!("{}\n", self.cursor).as_bytes())
+                .map_err(io_err(&tmp))?;
             let path = self.dir.join(CURSOR_FILE);
             fs::rename(&tmp, &path).map_err(io_err(&path))?;
             self.saved_cursor = self.cursor;
@@ -321,12 +261,26 @@ impl Spool {
             && self
                 .segments
                 .front()
-                .is_some_and(|s| s.end_seq() <= self.cursor)
+                .is_some_and(|s| s.end_seq <= self.cursor)
         {
             self.drop_oldest_segment()?;
         }
         Ok(())
     }
+}
+
+/// Create (or empty) `path`, readable and writable by its owner only.
+fn create_private_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    create_private_file(path)?.write_all(bytes)
 }
 
 #[cfg(test)]

@@ -1,46 +1,50 @@
-//! One spooled message on disk.
+//! One spooled message on disk (format 2).
 //!
-//! Layout: `[body_len: u32 LE][crc32(body): u32 LE][body]` with
-//! `body = [key_len: u16 LE][key][value]`. The length and CRC let recovery find
-//! the end of the good data after a crash that tore the last write.
+//! Layout, little-endian:
+//!
+//! ```text
+//! sync      [u8; 8]  the segment's random marker (see `segment`)
+//! seq       u64      the message's sequence number
+//! job_len   u16      job that produced the run (the spool's fair-share unit)
+//! key_len   u16      Kafka key
+//! value_len u32      Kafka value
+//! body_crc  u32      crc32 of job ++ key ++ value
+//! head_crc  u32      crc32 of the 28 bytes above
+//! job, key, value
+//! ```
+//!
+//! Why this framing: a damaged record must cost only itself. The reader resynchronises
+//! by searching for the next sync marker, and a marker only counts when the header CRC
+//! over it and the lengths holds. The marker is random per segment and never leaves the
+//! host, so a value (whose bytes a probe chooses) cannot carry a record the reader would
+//! mistake for a real one. Lengths are bounded before anything is allocated.
 
 use std::io::{self, Read};
 
-/// Bytes before the body: length and CRC.
-pub const HEADER_BYTES: u64 = 8;
-/// Largest body accepted; a length beyond it can only be garbage.
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The per-segment marker every record starts with.
+pub type SyncMarker = [u8; 8];
+
+/// Bytes before the body.
+pub const HEADER_BYTES: u64 = 32;
+/// Largest value accepted; a length beyond it can only be damage.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Why a message cannot be spooled.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EncodeError {
     #[error("key of {0} bytes is longer than the spool allows (65535)")]
     KeyTooLong(usize),
-    #[error("message of {0} bytes is larger than the spool allows ({MAX_BODY_BYTES})")]
+    #[error("job name of {0} bytes is longer than the spool allows (65535)")]
+    JobTooLong(usize),
+    #[error("message of {0} bytes is larger than the spool allows ({MAX_VALUE_BYTES})")]
     TooLarge(usize),
-}
-
-/// Append the encoded record for `key`/`value` to `out`.
-pub fn encode(key: &[u8], value: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong(key.len()))?;
-    let body_len = 2 + key.len() + value.len();
-    if body_len > MAX_BODY_BYTES {
-        return Err(EncodeError::TooLarge(body_len));
-    }
-    let start = out.len();
-    out.extend_from_slice(&(body_len as u32).to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&key_len.to_le_bytes());
-    out.extend_from_slice(key);
-    out.extend_from_slice(value);
-    let crc = crc32fast::hash(&out[start + HEADER_BYTES as usize..]);
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-    Ok(())
 }
 
 /// A record read back from a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    pub seq: u64,
+    pub job: String,
     pub key: Vec<u8>,
     pub value: Vec<u8>,
 }
@@ -48,48 +52,117 @@ pub struct Record {
 impl Record {
     /// Bytes the record takes on disk.
     pub fn disk_bytes(&self) -> u64 {
-        HEADER_BYTES + 2 + self.key.len() as u64 + self.value.len() as u64
+        encoded_bytes(self.job.len(), self.key.len(), self.value.len())
     }
 }
 
-/// What the next bytes of a segment hold.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Next {
-    Record(Record),
-    /// Clean end of the data.
-    End,
-    /// A partial or corrupt record (torn write): everything from here on is unusable.
-    Torn,
+pub fn encoded_bytes(job: usize, key: usize, value: usize) -> u64 {
+    HEADER_BYTES + job as u64 + key as u64 + value as u64
 }
 
-/// Read one record. I/O errors are returned; torn or corrupt data is [`Next::Torn`].
-pub fn read(r: &mut impl Read) -> io::Result<Next> {
-    let mut header = [0u8; HEADER_BYTES as usize];
-    match read_full(r, &mut header)? {
-        0 => return Ok(Next::End),
-        n if n < header.len() => return Ok(Next::Torn),
-        _ => {}
+/// The bytes the record would take on disk, or why it cannot be spooled.
+pub fn check(job: &str, key: &[u8], value: &[u8]) -> Result<u64, EncodeError> {
+    if job.len() > u16::MAX as usize {
+        return Err(EncodeError::JobTooLong(job.len()));
     }
-    let body_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if !(2..=MAX_BODY_BYTES).contains(&body_len) {
-        return Ok(Next::Torn);
+    if key.len() > u16::MAX as usize {
+        return Err(EncodeError::KeyTooLong(key.len()));
     }
-    let mut body = vec![0u8; body_len];
-    if read_full(r, &mut body)? < body_len || crc32fast::hash(&body) != crc {
-        return Ok(Next::Torn);
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(EncodeError::TooLarge(value.len()));
     }
-    let key_len = u16::from_le_bytes([body[0], body[1]]) as usize;
-    if 2 + key_len > body_len {
-        return Ok(Next::Torn);
+    Ok(encoded_bytes(job.len(), key.len(), value.len()))
+}
+
+/// Append the encoded record to `out`.
+pub fn encode(
+    sync: &SyncMarker,
+    seq: u64,
+    job: &str,
+    key: &[u8],
+    value: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    check(job, key, value)?;
+    let mut body_crc = crc32fast::Hasher::new();
+    body_crc.update(job.as_bytes());
+    body_crc.update(key);
+    body_crc.update(value);
+    let start = out.len();
+    out.extend_from_slice(sync);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&(job.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body_crc.finalize().to_le_bytes());
+    let head_crc = crc32fast::hash(&out[start..start + 28]);
+    out.extend_from_slice(&head_crc.to_le_bytes());
+    out.extend_from_slice(job.as_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    Ok(())
+}
+
+/// A header that passed its checks: what the body must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub seq: u64,
+    job_len: usize,
+    key_len: usize,
+    value_len: usize,
+    body_crc: u32,
+}
+
+impl Header {
+    pub fn body_bytes(&self) -> u64 {
+        (self.job_len + self.key_len + self.value_len) as u64
     }
-    let value = body.split_off(2 + key_len);
-    body.drain(..2);
-    Ok(Next::Record(Record { key: body, value }))
+
+    /// Check `raw` against `sync` and its CRC, and its lengths against `room`, the bytes
+    /// that can follow it. `None` means this is not the start of a record.
+    pub fn parse(raw: &[u8; HEADER_BYTES as usize], sync: &SyncMarker, room: u64) -> Option<Self> {
+        let (u16_at, u32_at) = (
+            |i: usize| u16::from_le_bytes([raw[i], raw[i + 1]]) as usize,
+            |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]),
+        );
+        if raw[..8] != sync[..] || crc32fast::hash(&raw[..28]) != u32_at(28) {
+            return None;
+        }
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&raw[8..16]);
+        let header = Header {
+            seq: u64::from_le_bytes(seq),
+            job_len: u16_at(16),
+            key_len: u16_at(18),
+            value_len: u32_at(20) as usize,
+            body_crc: u32_at(24),
+        };
+        (header.value_len <= MAX_VALUE_BYTES && header.body_bytes() <= room).then_some(header)
+    }
+
+    /// Read and check the body; `Ok(None)` when it does not match the header (damage).
+    pub fn read_body(&self, r: &mut impl Read) -> io::Result<Option<Record>> {
+        // Bounded: parse() checked the lengths against MAX_VALUE_BYTES and the file size.
+        let mut body = vec![0u8; self.body_bytes() as usize];
+        if read_full(r, &mut body)? < body.len() || crc32fast::hash(&body) != self.body_crc {
+            return Ok(None);
+        }
+        let value = body.split_off(self.job_len + self.key_len);
+        let key = body.split_off(self.job_len);
+        let Ok(job) = String::from_utf8(body) else {
+            return Ok(None);
+        };
+        Ok(Some(Record {
+            seq: self.seq,
+            job,
+            key,
+            value,
+        }))
+    }
 }
 
 /// Like `read_exact`, but reports how many bytes were there instead of failing at EOF.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {
@@ -107,76 +180,79 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn encoded(pairs: &[(&str, &str)]) -> Vec<u8> {
+    const SYNC: SyncMarker = *b"\x01sync\xfe\x02\x03";
+
+    fn read_one(buf: &[u8]) -> Option<Record> {
+        let mut raw = [0u8; HEADER_BYTES as usize];
+        raw.copy_from_slice(buf.get(..HEADER_BYTES as usize)?);
+        let header = Header::parse(&raw, &SYNC, buf.len() as u64 - HEADER_BYTES)?;
+        header
+            .read_body(&mut Cursor::new(&buf[HEADER_BYTES as usize..]))
+            .unwrap()
+    }
+
+    fn encoded(seq: u64, job: &str, key: &[u8], value: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        for (k, v) in pairs {
-            encode(k.as_bytes(), v.as_bytes(), &mut out).unwrap();
-        }
+        encode(&SYNC, seq, job, key, value, &mut out).unwrap();
         out
     }
 
-    fn rec(k: &str, v: &str) -> Next {
-        Next::Record(Record {
-            key: k.into(),
-            value: v.into(),
-        })
+    #[test]
+    fn round_trip_and_size() {
+        let buf = encoded(7, "web", b"h/http", b"{\"v\":1}");
+        let rec = read_one(&buf).expect("record");
+        assert_eq!(
+            rec,
+            Record {
+                seq: 7,
+                job: "web".into(),
+                key: b"h/http".to_vec(),
+                value: b"{\"v\":1}".to_vec()
+            }
+        );
+        assert_eq!(rec.disk_bytes(), buf.len() as u64);
     }
 
     #[test]
-    fn round_trip_then_clean_end() {
-        let buf = encoded(&[("h/cpu", "{\"v\":1}"), ("", "")]);
-        let mut r = Cursor::new(buf);
-        assert_eq!(read(&mut r).unwrap(), rec("h/cpu", "{\"v\":1}"));
-        assert_eq!(read(&mut r).unwrap(), rec("", ""));
-        assert_eq!(read(&mut r).unwrap(), Next::End);
-    }
-
-    #[test]
-    fn disk_bytes_matches_encoding() {
-        let buf = encoded(&[("key", "value")]);
-        let Next::Record(r) = read(&mut Cursor::new(&buf)).unwrap() else {
-            panic!("no record")
-        };
-        assert_eq!(r.disk_bytes(), buf.len() as u64);
-    }
-
-    #[test]
-    fn every_truncation_of_the_last_record_is_torn() {
-        let buf = encoded(&[("a", "first"), ("b", "second")]);
-        let first_len = encoded(&[("a", "first")]).len();
-        for cut in first_len + 1..buf.len() {
-            let mut r = Cursor::new(&buf[..cut]);
-            assert_eq!(read(&mut r).unwrap(), rec("a", "first"));
-            assert_eq!(read(&mut r).unwrap(), Next::Torn, "cut at {cut}");
+    fn every_flipped_bit_is_detected() {
+        let buf = encoded(1, "j", b"k", b"payload");
+        for i in 0..buf.len() * 8 {
+            let mut bad = buf.clone();
+            bad[i / 8] ^= 1 << (i % 8);
+            assert_eq!(read_one(&bad), None, "bit {i} flipped went unnoticed");
         }
     }
 
     #[test]
-    fn flipped_bit_is_torn() {
-        let mut buf = encoded(&[("a", "payload")]);
-        let last = buf.len() - 1;
-        buf[last] ^= 1;
-        assert_eq!(read(&mut Cursor::new(buf)).unwrap(), Next::Torn);
+    fn another_segments_marker_is_not_a_record() {
+        let mut buf = Vec::new();
+        encode(b"othersyn", 1, "j", b"k", b"v", &mut buf).unwrap();
+        assert_eq!(read_one(&buf), None);
     }
 
     #[test]
-    fn zeroed_tail_is_torn() {
-        // A file extended but never written (power loss) reads as zeros.
-        let mut buf = encoded(&[("a", "x")]);
-        let good = buf.len();
-        buf.extend_from_slice(&[0; 32]);
-        let mut r = Cursor::new(&buf);
-        assert_eq!(read(&mut r).unwrap(), rec("a", "x"));
-        assert_eq!(r.position() as usize, good);
-        assert_eq!(read(&mut r).unwrap(), Next::Torn);
+    fn a_length_beyond_the_room_left_is_refused_before_allocating() {
+        let buf = encoded(1, "j", b"k", &[b'x'; 100]);
+        let mut raw = [0u8; HEADER_BYTES as usize];
+        raw.copy_from_slice(&buf[..HEADER_BYTES as usize]);
+        // The body is job + key + value: 102 bytes.
+        assert!(Header::parse(&raw, &SYNC, 102).is_some());
+        assert!(Header::parse(&raw, &SYNC, 101).is_none());
     }
 
     #[test]
-    fn oversized_key_is_refused() {
-        let key = vec![b'k'; 70_000];
+    fn oversized_fields_are_refused() {
+        let mut out = Vec::new();
+        let long = vec![b'k'; 70_000];
         assert_eq!(
-            encode(&key, b"", &mut Vec::new()),
+            encode(&SYNC, 0, "", &long, b"", &mut out),
             Err(EncodeError::KeyTooLong(70_000))
         );
+        let job = "j".repeat(70_000);
+        assert_eq!(
+            encode(&SYNC, 0, &job, b"", b"", &mut out),
+            Err(EncodeError::JobTooLong(70_000))
+        );
+        assert!(out.is_empty(), "nothing written for a refused record");
     }
 }
