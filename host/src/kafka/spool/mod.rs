@@ -284,4 +284,6 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
