@@ -9,7 +9,7 @@ use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::ClientConfig;
 use sonde_host::kafka::{KafkaArgs, KafkaSink};
 use sonde_host::output::Sink;
-use sonde_tests::{create_topic, unique_topic, Env};
+use sonde_tests::{create_topic, kafka_client_config, unique_topic, Env};
 
 use kafka_support::*;
 
@@ -90,14 +90,27 @@ fn host_with_wrong_ca_logs_the_tls_failure_and_keeps_runs_spooled() {
 #[test]
 fn plaintext_client_is_refused_by_the_tls_port() {
     let env = Env::load();
-    let producer: BaseProducer = ClientConfig::new()
+    // The port is up and speaks TLS to a client with a certificate...
+    std::net::TcpStream::connect(&env.kafka_brokers)
+        .unwrap_or_else(|e| panic!("nothing listens on {}: {e}", env.kafka_brokers));
+    let tls: BaseProducer = kafka_client_config(&env, &env.host_cert_dir)
+        .create()
+        .unwrap();
+    tls.client()
+        .fetch_metadata(None, Duration::from_secs(30))
+        .unwrap_or_else(|e| {
+            panic!(
+                "a TLS client got no metadata from {}: {e}",
+                env.kafka_brokers
+            )
+        });
+    // ...and gives a plaintext client nothing.
+    let plain: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &env.kafka_brokers)
         .set("security.protocol", "plaintext")
         .create()
         .unwrap();
-    let metadata = producer
-        .client()
-        .fetch_metadata(None, Duration::from_secs(5));
+    let metadata = plain.client().fetch_metadata(None, Duration::from_secs(5));
     assert!(
         metadata.is_err(),
         "a plaintext client got metadata from the TLS port {}",
