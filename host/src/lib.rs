@@ -13,5 +13,6 @@ pub mod probes_cmd;
 pub mod reload;
 pub mod runtime;
 pub mod schedule;
+pub mod state_dir;
 pub mod telemetry;
 pub mod validate;

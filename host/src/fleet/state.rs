@@ -53,20 +53,7 @@ pub struct StateDir {
 /// `StateDirectory=`), `/var/lib/sonde/fleet` for root, `$XDG_STATE_HOME/sonde/fleet`,
 /// `$HOME/.local/state/sonde/fleet`. Relative values are ignored.
 pub fn default_dir(var: impl Fn(&str) -> Option<String>, is_root: bool) -> Option<PathBuf> {
-    let absolute = |name: &str| var(name).map(PathBuf::from).filter(|p| p.is_absolute());
-    let state = var("STATE_DIRECTORY")
-        .and_then(|v| v.split(':').next().map(PathBuf::from))
-        .filter(|p| p.is_absolute());
-    if let Some(dir) = state {
-        return Some(dir.join("fleet"));
-    }
-    if is_root {
-        return Some(PathBuf::from("/var/lib/sonde/fleet"));
-    }
-    if let Some(dir) = absolute("XDG_STATE_HOME") {
-        return Some(dir.join("sonde/fleet"));
-    }
-    absolute("HOME").map(|home| home.join(".local/state/sonde/fleet"))
+    crate::state_dir::default_dir(var, is_root, "fleet")
 }
 
 pub fn euid() -> u32 {

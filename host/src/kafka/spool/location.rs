@@ -15,21 +15,7 @@ pub const OLD_DEFAULT_DIR: &str = ".sonde-spool";
 /// `$XDG_STATE_HOME/sonde/spool`, `$HOME/.local/state/sonde/spool`. Relative values are
 /// ignored, as the XDG specification asks. `None` when none applies.
 pub fn default_dir(var: impl Fn(&str) -> Option<String>, is_root: bool) -> Option<PathBuf> {
-    let absolute = |name: &str| var(name).map(PathBuf::from).filter(|p| p.is_absolute());
-    // systemd passes several directories separated by colons when several are configured.
-    let state = var("STATE_DIRECTORY")
-        .and_then(|v| v.split(':').next().map(PathBuf::from))
-        .filter(|p| p.is_absolute());
-    if let Some(dir) = state {
-        return Some(dir.join("spool"));
-    }
-    if is_root {
-        return Some(PathBuf::from("/var/lib/sonde/spool"));
-    }
-    if let Some(dir) = absolute("XDG_STATE_HOME") {
-        return Some(dir.join("sonde/spool"));
-    }
-    absolute("HOME").map(|home| home.join(".local/state/sonde/spool"))
+    crate::state_dir::default_dir(var, is_root, "spool")
 }
 
 /// The default for this process.
