@@ -30,7 +30,7 @@ async fn drill(base: &str, subscription: &str) {
     let env = Env::load();
     let database = create_test_database(&env).await;
     let matching = topics(&env, base, &["a", "b"]).await;
-    let other = vec![format!("{base}-other")];
+    let other = [format!("{base}-other")];
     create_topic(&env, &other[0], 2).await;
     let t = Target {
         env: env.clone(),

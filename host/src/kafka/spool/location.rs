@@ -91,6 +91,9 @@ mod tests {
         }
     }
 
+    /// (environment, running as root, the default it gives).
+    type Case<'a> = (&'a [(&'a str, &'a str)], bool, Option<&'a str>);
+
     #[test]
     fn default_dir_order() {
         let all = [
@@ -98,7 +101,7 @@ mod tests {
             ("XDG_STATE_HOME", "/home/u/.state"),
             ("HOME", "/home/u"),
         ];
-        let cases: [(&[(&str, &str)], bool, Option<&str>); 7] = [
+        let cases: [Case; 7] = [
             (&all, false, Some("/var/lib/sonde/spool")),
             (&all, true, Some("/var/lib/sonde/spool")),
             (&all[1..], true, Some("/var/lib/sonde/spool")),
