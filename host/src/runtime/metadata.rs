@@ -24,10 +24,10 @@ impl ComponentMetadata {
     /// builds strip the modules' producers sections (and with them rustc's `language`),
     /// so the bindings generator that wit-component records tells the rest.
     pub fn language(&self) -> String {
-        if let Some(first) = self.languages.first() {
-            if first == "JavaScript" {
-                return first.clone();
-            }
+        // componentize-js embeds a JavaScript engine written in C, C++ and Rust, whose
+        // languages the producers sections list beside (and often before) JavaScript.
+        if self.languages.iter().any(|l| l == "JavaScript") {
+            return "JavaScript".into();
         }
         if self.embeds_python {
             return "Python".into();
@@ -124,6 +124,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(js.language(), "JavaScript");
+        // The order componentize-js's build of http-slo lists them in.
+        let engine_first = ComponentMetadata {
+            languages: ["C11", "Rust", "C_plus_plus_14", "JavaScript"]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(engine_first.language(), "JavaScript");
         let py = ComponentMetadata {
             languages: vec!["C11".into(), "Rust".into()],
             embeds_python: true,
