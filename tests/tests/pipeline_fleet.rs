@@ -153,7 +153,7 @@ async fn a_probe_rolled_out_canaried_and_rolled_back_over_the_control_topic() {
     let (v1, v2) = (probe("cpu"), probe("memory"));
     let (sha1, sha2) = (sha256_hex(&v1), sha256_hex(&v2));
     let settings = op.dir.join("job.toml");
-    std::fs::write(&settings, "interval_ms = 500\n").expect("job settings");
+    std::fs::write(&settings, "interval_ms = 1000\n").expect("job settings");
     let job = ["--job", settings.to_str().expect("utf-8 path")];
 
     // 1. v1 everywhere.
