@@ -64,6 +64,14 @@ log "==> building (release) and starting the stack"
 host_bin="$ROOT/target/release/host"
 recorder_bin="$ROOT/target/release/recorder"
 "$STACK_DIR/up.sh"
+# One bench at a time per stack: two runs would restart PostgreSQL under each other and share
+# the cores they are measuring. fd 7 is closed again by lib.sh in every script that starts a
+# daemon, so no service outlives the run holding it.
+exec 7>"$DEV/bench.lock"
+if ! flock -n 7; then
+    log "==> another bench is running on this stack; waiting for it"
+    flock 7
+fi
 # Measure against PostgreSQL with its durable defaults (the test stack runs with fsync off),
 # and give the stack back as it was afterwards.
 SONDE_PG_DURABLE=1 "$STACK_DIR/postgres.sh" restart "$DEV/pg" >/dev/null

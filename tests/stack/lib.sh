@@ -25,6 +25,8 @@ NODE_MIN_MAJOR=20
 # fd 9 carries the stack lock (lock_stack) of a calling up.sh/down.sh; daemons started from
 # here must not inherit it, or they would hold the lock for as long as they run.
 exec 9>&-
+# fd 7 carries the bench lock (bench.sh) for the same reason.
+exec 7>&-
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
