@@ -1,0 +1,35 @@
+//! Creating the topic the fleet publishes to, with a given partition count.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+
+use crate::publish::{tls_config, Config};
+
+/// Creates `config.topic` with `partitions` partitions (replication 1); an existing topic
+/// is left as it is. Brokers auto-create unknown topics with their default partition
+/// count, so a run that needs a known count creates the topic first.
+///
+/// # Errors
+/// When the broker cannot be reached or refuses.
+pub fn create(config: &Config, partitions: i32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = tls_config(config)
+        .create()
+        .with_context(|| format!("creating a Kafka admin client for {}", config.brokers))?;
+    let options = AdminOptions::new()
+        .request_timeout(Some(Duration::from_secs(30)))
+        .operation_timeout(Some(Duration::from_secs(30)));
+    let topic = NewTopic::new(&config.topic, partitions, TopicReplication::Fixed(1));
+    let results = futures::executor::block_on(admin.create_topics([&topic], &options))
+        .with_context(|| format!("creating topic {} on {}", config.topic, config.brokers))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => anyhow::bail!("the broker refused to create {topic}: {code}"),
+        }
+    }
+    Ok(())
+}
