@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(600);
     let rate: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100);
-    sonde_host::logging::init(0, sonde_host::logging::LogFormat::Text);
+    sonde_telemetry::logs::init(sonde_telemetry::LogFormat::Text, "info");
     let spool = tempfile::tempdir()?;
     let settings = Settings {
         // Nothing listens on port 1: every connection is refused, as in an outage.

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::kafka::KafkaArgs;
-use crate::logging::LogFormat;
 use crate::output::Format;
+use sonde_telemetry::LogArgs;
 
 /// Run sandboxed WebAssembly probes and publish what they measure.
 ///
@@ -23,19 +23,8 @@ pub struct Cli {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
-    /// More logging (-v debug, -vv trace); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
-
-    /// Log lines on stderr as text, or as one JSON object per line.
-    #[arg(
-        long,
-        value_enum,
-        default_value_t = LogFormat::Text,
-        env = "SONDE_LOG_FORMAT",
-        global = true
-    )]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,6 @@ pub mod config;
 pub mod fleet;
 pub mod http;
 pub mod kafka;
-pub mod logging;
 pub mod output;
 pub mod probes_cmd;
 pub mod reload;

@@ -7,7 +7,7 @@ use sonde_host::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    sonde_host::logging::init(cli.verbose, cli.log_format);
+    cli.log.init(&["info", "debug", "trace"]);
     sonde_host::kafka::spool::survive_file_size_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 
 use crate::config::{Config, SslMode};
-use sonde_telemetry::LogFormat;
+use sonde_telemetry::LogArgs;
 
 /// Consume Sonde messages from Kafka into PostgreSQL over SSL, exactly once.
 #[derive(Debug, Parser)]
@@ -61,18 +61,8 @@ pub struct Cli {
     /// Serve /metrics, /healthz and /readyz on this address (metrics.addr) [default: off].
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<String>,
-    /// More logging (-v debug, -vv trace). RUST_LOG wins when set.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
-    /// Log lines on stderr as text, or as one JSON object per line.
-    #[arg(
-        long,
-        value_enum,
-        default_value_t = LogFormat::Text,
-        env = "SONDE_LOG_FORMAT",
-        global = true
-    )]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

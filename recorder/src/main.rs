@@ -9,12 +9,11 @@ use sonde_recorder::report;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match cli.verbose {
-        0 => "info,librdkafka=warn,tokio_postgres=warn",
-        1 => "debug,librdkafka=info",
-        _ => "trace",
-    };
-    sonde_telemetry::logs::init(cli.log_format, default_level);
+    cli.log.init(&[
+        "info,librdkafka=warn,tokio_postgres=warn",
+        "debug,librdkafka=info",
+        "trace",
+    ]);
 
     let config = match cli.load_config() {
         Ok(config) => config,

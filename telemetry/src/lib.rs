@@ -12,6 +12,6 @@ pub mod logs;
 mod registry;
 
 pub use endpoint::{Endpoint, Readiness};
-pub use logs::LogFormat;
+pub use logs::{LogArgs, LogFormat};
 pub use metrics::{Counter, Gauge, Histogram};
 pub use registry::Registry;

@@ -14,6 +14,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// The logging flags every Sonde binary takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// More logging (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Log lines on stderr as text, or as one JSON object per line.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = "SONDE_LOG_FORMAT",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// Install the global subscriber. `filters` holds the default directive for each
+    /// verbosity (none, -v, -vv); more -v than that uses the last one. `RUST_LOG` wins.
+    pub fn init(&self, filters: &[&str]) {
+        let filter = filters
+            .get(usize::from(self.verbose))
+            .or(filters.last())
+            .copied()
+            .unwrap_or("info");
+        init(self.log_format, filter);
+    }
+}
+
 /// Install the global subscriber. `default_filter` (an `EnvFilter` directive such as
 /// `info`) applies unless `RUST_LOG` is set. A second call does nothing.
 pub fn init(format: LogFormat, default_filter: &str) {
