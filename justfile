@@ -103,3 +103,7 @@ report since="1h" database="sonde_demo":
 # Benchmarks: prints one markdown table and writes it to bench-results/.
 bench:
     tests/stack/bench.sh
+
+# Scale test: 10,000 simulated hosts (sonde-loadgen) into 1, 2, then 3 recorders; prints one table and appends it to bench-results/scale-history.md (docs/scaling.md).
+bench-scale:
+    tests/stack/bench-scale.sh
