@@ -48,6 +48,9 @@ struct Args {
     /// Create the topic with this many partitions first (an existing topic is kept as it is).
     #[arg(long)]
     partitions: Option<i32>,
+    /// Only create the topic (with `--partitions`) and exit.
+    #[arg(long, requires = "partitions")]
+    create_topic_only: bool,
     /// Seed of the simulated values.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -88,6 +91,9 @@ fn run(args: Args) -> anyhow::Result<bool> {
     };
     if let Some(partitions) = args.partitions {
         sonde_loadgen::topic::create(&config, partitions)?;
+    }
+    if args.create_topic_only {
+        return Ok(true);
     }
     let s = publish::run(&config)?;
     println!(
