@@ -91,7 +91,9 @@ def cpu_row(work, publish_end, row):
     wall = last[0] - first[0]
     cores = (last[7] - first[7]) / ticks / wall if wall > 0 else 0
     names = ["load generator", "recorders", "PostgreSQL", "broker (tansu)", "TLS front (stunnel)"]
-    used = [(last[i] - first[i]) / ticks / wall for i in range(1, 6)]
+    # A process's counter drops to 0 when it exits (the generator, at the end): its
+    # highest reading is what it used.
+    used = [(max(s[i] for s in samples) - first[i]) / ticks / wall for i in range(1, 6)]
     busy = (last[6] - first[6]) / ticks / wall
     parts = ", ".join(f"{name} {u:.2f}" for name, u in zip(names, used))
     row(f"CPU while publishing ({first[0]:.0f}–{last[0]:.0f} s), cores in use",
