@@ -43,10 +43,12 @@ group="bench-scale-$(date +%s)"
 pids=()
 restore_pg() { :; }
 drop_db() { :; }
+delete_topic() { :; }
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    delete_topic
     drop_db
     restore_pg
 }
@@ -114,6 +116,11 @@ acked() { if [[ -s "$work/progress" ]]; then cut -d' ' -f3 "$work/progress"; els
 log "==> $SCALE_HOSTS hosts every $SCALE_INTERVAL_MS ms for ${SCALE_SECONDS}s into $topic ($PARTITIONS partitions); load before: $load_before"
 loadgen_args=(--brokers "$SONDE_KAFKA_BROKERS" --cert-dir "$SONDE_HOST_CERT_DIR" --topic "$topic" --partitions "$PARTITIONS")
 "$loadgen_bin" "${loadgen_args[@]}" --create-topic-only || die "cannot create topic $topic"
+# The local broker keeps every message in memory (about 1 GB per full run): give it back.
+delete_topic() {
+    "$loadgen_bin" --brokers "$SONDE_KAFKA_BROKERS" --cert-dir "$SONDE_HOST_CERT_DIR" --topic "$topic" \
+        --delete-topic-only || log "could not delete topic $topic"
+}
 start_recorder 1
 # Start-up is not measured: the clock starts once recorder 1 has created the schema and
 # holds every partition.

@@ -51,6 +51,9 @@ struct Args {
     /// Only create the topic (with `--partitions`) and exit.
     #[arg(long, requires = "partitions")]
     create_topic_only: bool,
+    /// Only delete the topic and exit (a missing topic is not an error).
+    #[arg(long, conflicts_with_all = ["create_topic_only", "partitions"])]
+    delete_topic_only: bool,
     /// Seed of the simulated values.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -89,6 +92,10 @@ fn run(args: Args) -> anyhow::Result<bool> {
         seed: args.seed,
         flush_timeout: Duration::from_secs(args.flush_timeout_secs),
     };
+    if args.delete_topic_only {
+        sonde_loadgen::topic::delete(&config)?;
+        return Ok(true);
+    }
     if let Some(partitions) = args.partitions {
         sonde_loadgen::topic::create(&config, partitions)?;
     }

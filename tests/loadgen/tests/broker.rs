@@ -1,6 +1,6 @@
 //! A short run against the local broker (`just up`): every run the generator recorded as
 //! acknowledged is on the topic once, decodes with the recorder's decoder, and sits under
-//! the host's key.
+//! the host's key; then the topic is deleted.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -86,4 +86,6 @@ async fn a_short_run_is_all_on_the_topic_once_and_decodes() {
         partitions.len() > 4,
         "40 hosts' keys spread over the 8 partitions: {partitions:?}"
     );
+    // The local broker keeps messages in memory until their topic goes.
+    sonde_loadgen::topic::delete(&config).expect("deleting the topic");
 }
