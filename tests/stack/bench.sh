@@ -9,7 +9,7 @@
 #   http      CPU per 10,000 HTTP checks of a 100 KB nginx page with a regex vs blackbox_exporter
 #   probe     one probe run through the host vs the same computation natively (criterion)
 #   languages a Rust, a Python and a JavaScript probe: size, compile, cached load, memory, run
-#   e2e       probe run start -> row committed in PostgreSQL, p50/p99 at 1,000 runs/s
+#   e2e       probe run start -> transaction committed in PostgreSQL, p50/p99 at 1,000 runs/s
 #   report    `recorder report` over 100 generated hosts x 24 h vs fetching the raw rows
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -41,6 +41,16 @@ cpu_seconds() { awk -v t="$clk_tck" '{printf "%.3f", ($14 + $15) / t}' "/proc/$1
 # Peak resident set size in MB.
 peak_rss_mb() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
+# json_fields JSON KEY...: the values of KEYs of a one-line JSON object, space-separated.
+json_fields() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(*(r[k] for k in sys.argv[2:]))' "$@"; }
+# A figure that does not add up (runs lost, checks that did not do their work): the table says
+# so and the run exits non-zero after printing it.
+mismatches="$work/mismatches"
+: >"$mismatches"
+mismatch() {
+    log "MISMATCH: $*"
+    printf -- '- MISMATCH: %s\n' "$*" >>"$mismatches"
+}
 free_tcp_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 pids=()
@@ -87,6 +97,8 @@ fresh_db() {
     psql -q -X "$(pg_dsn "$SONDE_PG_DATABASE")" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
 }
 source "$STACK_DIR/bench-sections.sh"
+source "$STACK_DIR/bench-http.sh"
+source "$STACK_DIR/bench-e2e.sh"
 
 skip recorder || bench_recorder
 skip host || bench_host
@@ -112,9 +124,9 @@ report="$out_dir/bench-$stamp.md"
     echo "|---|---|---|---|---|"
     cat "$rows"
     echo
-    if [[ -s "$notes" ]]; then
+    if [[ -s "$notes" || -s "$mismatches" ]]; then
         echo "Notes:"
-        cat "$notes"
+        cat "$mismatches" "$notes"
     fi
     if [[ -s "$tables" ]]; then
         echo
@@ -128,3 +140,4 @@ cp "$report" "$out_dir/latest.md"
 python3 "$STACK_DIR/bench-latest.py" "$report" "$ROOT/docs/performance.md"
 cat "$report"
 log "written to $report, appended to $out_dir/history.md and docs/performance.md's latest run"
+[[ ! -s "$mismatches" ]] || die "$(wc -l <"$mismatches") figure(s) did not add up; see the MISMATCH notes above"

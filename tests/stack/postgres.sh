@@ -57,11 +57,13 @@ write_config() {
     local port="$1" durability
     # A throwaway test cluster: durability against OS crashes is not needed, speed is.
     # SONDE_PG_DURABLE=1 (used by `just bench`) keeps PostgreSQL's durable defaults, so
-    # commit costs are what a real server pays.
+    # commit costs are what a real server pays, and records each transaction's commit time
+    # (the bench's end-to-end latency ends at pg_xact_commit_timestamp of the row's xmin).
     if [[ "${SONDE_PG_DURABLE:-0}" == 1 ]]; then
         durability="fsync = on
 synchronous_commit = on
-full_page_writes = on"
+full_page_writes = on
+track_commit_timestamp = on"
     else
         durability="fsync = off
 synchronous_commit = off
