@@ -2,7 +2,7 @@
 //! for the delivery thread; librdkafka's own log lines go to debug level because the
 //! delivery thread logs state changes itself (librdkafka repeats them on every retry).
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::client::ClientContext;
@@ -10,6 +10,8 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::ProducerContext;
+
+use super::wake::WakeFd;
 
 /// One delivery report: the spool sequence number and, on failure, the error and the key.
 #[derive(Debug)]
@@ -28,31 +30,52 @@ pub struct Pending {
     pub appended: bool,
 }
 
-/// Mailbox between publishers, librdkafka's callbacks and the delivery thread.
-#[derive(Debug, Default)]
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.reports.is_empty() && self.errors.is_empty() && !self.appended
+    }
+}
+
+/// Mailbox between publishers, librdkafka's callbacks and the delivery thread. The thread
+/// sleeps on `wake`, which librdkafka's main queue also writes to (see [`super::wake`]).
+#[derive(Debug)]
 pub struct Signals {
     pending: Mutex<Pending>,
-    wake: Condvar,
+    pub wake: WakeFd,
 }
 
 impl Signals {
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Signals {
+            pending: Mutex::new(Pending::default()),
+            wake: WakeFd::new()?,
+        })
+    }
+
+    /// Record something for the delivery thread and wake it.
     pub fn push(&self, f: impl FnOnce(&mut Pending)) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut p);
-        self.wake.notify_one();
+        self.record(f);
+        self.wake.notify();
+    }
+
+    /// Record something without waking the delivery thread: for delivery reports, which
+    /// librdkafka hands over on that thread while it serves events.
+    fn record(&self, f: impl FnOnce(&mut Pending)) {
+        f(&mut self.pending.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     /// Wait up to `timeout` for something to happen, then take it all.
     pub fn take(&self, timeout: Duration) -> Pending {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if p.reports.is_empty() && p.errors.is_empty() && !p.appended {
-            p = self
-                .wake
-                .wait_timeout(p, timeout)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        let quiet = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty();
+        // A push after the check above has written the eventfd, so the wait returns at once.
+        if quiet {
+            self.wake.wait(timeout);
         }
-        std::mem::take(&mut *p)
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -84,7 +107,7 @@ impl ProducerContext for SpoolContext {
                 String::from_utf8_lossy(msg.key().unwrap_or_default()).into_owned(),
             )),
         };
-        self.signals.push(|p| {
+        self.signals.record(|p| {
             p.reports.push(Report {
                 seq: seq as u64,
                 result,

@@ -16,6 +16,7 @@ use super::context::{Report, Signals, SpoolContext};
 use super::link::{Level, Link, Observation};
 use super::publish_times::PublishTimes;
 use super::spool::Spool;
+use super::wake::WakingProducer;
 use crate::telemetry::DeliveryMetrics;
 
 /// How often the spool is fsynced and its cursor saved (the power-failure loss window).
@@ -23,15 +24,15 @@ pub const SYNC_INTERVAL: Duration = Duration::from_millis(1000);
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Polled by the delivery thread itself: rdkafka's `ThreadedProducer` polls in 100 ms
-/// slices whose last sub-millisecond is a busy loop, which alone cost more CPU than
-/// everything else an idle host does.
+/// Served by the delivery thread itself when its main queue signals events (see
+/// [`super::wake`]): rdkafka's `ThreadedProducer` polls in 100 ms slices whose last
+/// sub-millisecond is a busy loop, which alone cost more CPU than everything else an idle
+/// host does, and polling on a timer while messages are in flight wakes for nothing.
 pub type KafkaProducer = BaseProducer<SpoolContext>;
 
-/// While messages are in flight, delivery reports are collected this often.
-const IN_FLIGHT_POLL: Duration = Duration::from_millis(5);
-/// Events served per wake-up (one event can carry many delivery reports).
-const EVENTS_PER_POLL: usize = 64;
+/// Events served per wake-up (one event can carry many delivery reports); if more are
+/// waiting the thread comes straight back for them.
+const EVENTS_PER_WAKE: usize = 1024;
 
 /// What a delivery report means for its message.
 #[derive(Debug, PartialEq, Eq)]
@@ -94,7 +95,7 @@ pub fn client_error(code: RDKafkaErrorCode, reason: &str) -> Option<Observation>
 pub struct Driver {
     pub spool: Arc<Mutex<Spool>>,
     pub signals: Arc<Signals>,
-    pub producer: KafkaProducer,
+    pub producer: WakingProducer,
     pub make_producer: Box<dyn Fn() -> Result<KafkaProducer, KafkaError> + Send>,
     pub topic: String,
     pub window: usize,
@@ -114,16 +115,19 @@ impl Driver {
         let mut last_sync = Instant::now();
         loop {
             let now = Instant::now();
-            let mut wait = if now < resume_at {
-                (resume_at - now).min(SYNC_INTERVAL)
-            } else {
-                SYNC_INTERVAL
-            };
-            if in_flight > 0 {
-                wait = wait.min(IN_FLIGHT_POLL);
+            // Delivery reports, new runs and shutdown wake the thread; the timer is for the
+            // periodic sync, the end of a backoff and the shutdown deadline.
+            let mut wait = SYNC_INTERVAL.saturating_sub(last_sync.elapsed());
+            if now < resume_at {
+                wait = wait.min(resume_at - now);
             }
-            self.serve_events();
-            let pending = self.signals.take(wait.max(Duration::from_millis(1)));
+            if let Some(d) = *self.stop.lock().unwrap_or_else(|e| e.into_inner()) {
+                wait = wait.min(d.saturating_duration_since(now));
+            }
+            if !self.producer.serve(EVENTS_PER_WAKE) {
+                wait = Duration::ZERO;
+            }
+            let pending = self.signals.take(wait);
             let spool_lock = self.spool.clone();
             let mut spool = spool_lock.lock().unwrap_or_else(|e| e.into_inner());
             let mut fatal = None;
@@ -146,7 +150,7 @@ impl Driver {
                             );
                             failing = true;
                             // Later messages must not overtake this one: take them back too.
-                            self.producer.purge(PurgeConfig::default().queue());
+                            self.producer.client.purge(PurgeConfig::default().queue());
                         }
                         if let Some(obs) = obs {
                             self.log(obs, spool.pending());
@@ -170,7 +174,7 @@ impl Driver {
                 }
             }
             if let Some(why) =
-                fatal.or_else(|| self.producer.client().fatal_error().map(|(_, s)| s))
+                fatal.or_else(|| self.producer.client.client().fatal_error().map(|(_, s)| s))
             {
                 tracing::warn!("Kafka producer failed ({why}); starting a new one and resending from the spool");
                 drop(spool);
@@ -227,14 +231,6 @@ impl Driver {
         // Dropping the producer purges what it still holds; those messages stay spooled.
     }
 
-    /// Run the delivery-report and error callbacks for what librdkafka has ready, without
-    /// blocking; they push into `signals`.
-    fn serve_events(&self) {
-        for _ in 0..EVENTS_PER_POLL {
-            self.producer.poll(Duration::ZERO);
-        }
-    }
-
     /// Hand up to `room` spooled messages to librdkafka; returns how many it took.
     fn fill(&self, spool: &mut Spool, room: usize, failing: &mut bool) -> usize {
         let mut sent = 0;
@@ -251,7 +247,7 @@ impl Driver {
             let record = BaseRecord::with_opaque_to(&self.topic, seq as usize)
                 .key(&rec.key)
                 .payload(&rec.value);
-            match self.producer.send(record) {
+            match self.producer.client.send(record) {
                 Ok(()) => sent += 1,
                 Err((e, _))
                     if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) =>
@@ -265,7 +261,7 @@ impl Driver {
                     // Not taken (queue full or similar): read it again after what is in flight.
                     tracing::debug!(seq, "librdkafka did not take the message: {e}");
                     *failing = true;
-                    self.producer.purge(PurgeConfig::default().queue());
+                    self.producer.client.purge(PurgeConfig::default().queue());
                     break;
                 }
             }
@@ -274,7 +270,7 @@ impl Driver {
     }
 
     fn replace_producer(&mut self) -> Result<(), KafkaError> {
-        let fresh = (self.make_producer)()?;
+        let fresh = WakingProducer::new((self.make_producer)()?, &self.signals.wake);
         // The old producer's purge reports arrive while it is dropped; they are stale.
         drop(std::mem::replace(&mut self.producer, fresh));
         drop(self.signals.take(Duration::ZERO));

@@ -11,6 +11,7 @@ mod publish_times;
 pub mod settings;
 mod sink;
 pub mod spool;
+mod wake;
 
 pub use config::{KafkaArgs, KafkaToml};
 pub use settings::Settings;

@@ -18,6 +18,7 @@ use super::link::Link;
 use super::publish_times::PublishTimes;
 use super::settings::{Settings, DEFAULT_IN_FLIGHT_MESSAGES};
 use super::spool::{location, Appended, Recovery, Spool, DEFAULT_SEGMENT_BYTES};
+use super::wake::WakingProducer;
 use crate::output::Sink;
 use crate::telemetry::DeliveryMetrics;
 
@@ -86,7 +87,9 @@ impl KafkaSink {
             settings.spool_dir.display(),
             recovery.pending
         );
-        let signals = Arc::new(Signals::default());
+        let signals = Arc::new(
+            Signals::new().context("cannot create the Kafka delivery thread's wake-up fd")?,
+        );
         let config = settings.client_config();
         let make_producer = {
             let signals = signals.clone();
@@ -99,8 +102,10 @@ impl KafkaSink {
                 )
             }
         };
-        let producer =
-            make_producer().context("invalid Kafka producer settings (check --kafka-option)")?;
+        let producer = WakingProducer::new(
+            make_producer().context("invalid Kafka producer settings (check --kafka-option)")?,
+            &signals.wake,
+        );
         let spool = Arc::new(Mutex::new(spool));
         let stop = Arc::new(Mutex::new(None));
         let times = Arc::new(PublishTimes::default());
