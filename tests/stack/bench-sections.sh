@@ -22,30 +22,43 @@ for future in admin.create_topics([NewTopic(sys.argv[1], int(sys.argv[2]), 1)]).
 PY
 }
 
-bench_host() {
-    log "==> host vs collectd: ${HOST_SECONDS}s each, cpu + memory + network at 1 s, both publishing to the broker"
-    local dir="$work/host" topic="bench.host.$(date +%s)"
+# Count what one side published to TOPIC between FROM_MS and TO_MS (Kafka timestamps);
+# prints "messages values". Extra arguments go to count_window.py (--collectd).
+topic_count() {
+    local topic="$1" from_ms="$2" to_ms="$3"
+    shift 3
+    "$py" "$ROOT/tests/bench/count_window.py" --brokers "$SONDE_KAFKA_BROKERS" --topic "$topic" \
+        --cert-dir "$SONDE_HOST_CERT_DIR" --from-ms "$from_ms" --to-ms "$to_ms" "$@" |
+        "$py" -c 'import json, sys; d = json.load(sys.stdin); print(d["messages"], d["values"])' ||
+        die "cannot count the messages on $topic"
+}
+
+# Sonde and collectd side by side for HOST_SECONDS after a 5 s start-up, cpu + memory +
+# network every INTERVAL_S seconds, each publishing to a fresh topic of its own over mutual
+# TLS. Sets hp_* (CPU seconds, peak RSS, start-up CPU, and what each published in the window).
+host_pair() {
+    local interval_s="$1" dir="$2" stamp
+    stamp="$(date +%s%N)"
+    local topic="bench.host.$stamp" cd_topic="bench.collectd.$stamp"
     mkdir -p "$dir"
-    cat >"$dir/host.toml" <<TOML
-probe_dirs = ["$ROOT/probes"]
-cache_dir = "$dir/cache"
-[[job]]
-probe = "cpu"
-interval_ms = 1000
-[[job]]
-probe = "memory"
-interval_ms = 1000
-[[job]]
-probe = "bandwidth"
-interval_ms = 1000
+    create_topic "$topic" 1
+    create_topic "$cd_topic" 1
+    {
+        echo "probe_dirs = [\"$ROOT/probes\"]"
+        echo "cache_dir = \"$dir/cache\""
+        for probe in cpu memory bandwidth; do
+            printf '[[job]]\nprobe = "%s"\ninterval_ms = %d\n' "$probe" $((interval_s * 1000))
+        done
+        cat <<TOML
 [kafka]
 brokers = "$SONDE_KAFKA_BROKERS"
 topic = "$topic"
 cert_dir = "$SONDE_HOST_CERT_DIR"
 spool_dir = "$dir/spool"
 TOML
+    } >"$dir/host.toml"
     cat >"$dir/collectd.conf" <<CONF
-Interval 1
+Interval $interval_s
 BaseDir "$dir"
 PIDFile "$dir/collectd.pid"
 PluginDir "/usr/lib/collectd"
@@ -65,7 +78,7 @@ LoadPlugin write_kafka
   Property "ssl.ca.location" "$SONDE_HOST_CERT_DIR/ca.pem"
   Property "ssl.certificate.location" "$SONDE_HOST_CERT_DIR/service.cert"
   Property "ssl.key.location" "$SONDE_HOST_CERT_DIR/service.key"
-  <Topic "bench.collectd">
+  <Topic "$cd_topic">
     Format JSON
   </Topic>
 </Plugin>
@@ -73,7 +86,7 @@ CONF
     # Compile the probes into the cache first: steady state is what is compared.
     "$host_bin" --probes "$ROOT"/probes/{cpu,memory,bandwidth}.wasm --cache-dir "$dir/cache" --once >/dev/null 2>&1 || true
 
-    local host_pid cd_pid
+    local host_pid cd_pid from_ms to_ms host_end cd_end
     host_pid="$(start_host "$dir/host.toml" "$dir/host.out")"
     pids+=("$host_pid")
     LD_LIBRARY_PATH="$DEV/bench-lib" /usr/sbin/collectd -f -C "$dir/collectd.conf" >"$dir/collectd.out" 2>&1 &
@@ -81,21 +94,42 @@ CONF
     pids+=("$cd_pid")
     # Steady state: skip the first 5 s (start-up: engine, probes from the compile cache, TLS).
     sleep 5
-    local host_start cd_start host_cpu cd_cpu host_rss cd_rss
-    host_start="$(cpu_seconds "$host_pid")"
-    cd_start="$(cpu_seconds "$cd_pid")"
+    hp_host_start="$(cpu_seconds "$host_pid")"
+    hp_cd_start="$(cpu_seconds "$cd_pid")"
+    from_ms="$(date +%s%3N)"
     sleep "$HOST_SECONDS"
-    host_cpu="$(python3 -c "print(f'{$(cpu_seconds "$host_pid") - $host_start:.3f}')")"
-    cd_cpu="$(python3 -c "print(f'{$(cpu_seconds "$cd_pid") - $cd_start:.3f}')")"
-    host_rss="$(peak_rss_mb "$host_pid")"
-    cd_rss="$(peak_rss_mb "$cd_pid")"
+    host_end="$(cpu_seconds "$host_pid")"
+    cd_end="$(cpu_seconds "$cd_pid")"
+    to_ms="$(date +%s%3N)"
+    hp_host_cpu="$(python3 -c "print(f'{$host_end - $hp_host_start:.3f}')")"
+    hp_cd_cpu="$(python3 -c "print(f'{$cd_end - $hp_cd_start:.3f}')")"
+    hp_host_rss="$(peak_rss_mb "$host_pid")"
+    hp_cd_rss="$(peak_rss_mb "$cd_pid")"
     kill -TERM "$host_pid" "$cd_pid" 2>/dev/null || true
     wait "$host_pid" "$cd_pid" 2>/dev/null || true
+    # What reached the broker within the window: a side that stopped publishing shows it here.
+    read -r hp_runs hp_samples <<<"$(topic_count "$topic" "$from_ms" "$to_ms")"
+    read -r hp_cd_messages hp_cd_values <<<"$(topic_count "$cd_topic" "$from_ms" "$to_ms" --collectd)"
+    [[ -n "$hp_runs" && -n "$hp_cd_values" ]] || die "cannot count what the host and collectd published to $topic and $cd_topic"
+}
+
+bench_host() {
+    log "==> host vs collectd: ${HOST_SECONDS}s each, cpu + memory + network at 1 s, then at 60 s, both publishing to the broker"
+    host_pair 1 "$work/host"
+    [[ "$hp_runs" -gt 0 && "$hp_cd_values" -gt 0 ]] ||
+        die "a side published nothing in the window (Sonde $hp_runs runs, collectd $hp_cd_values values); see $work/host"
     row "host CPU seconds over ${HOST_SECONDS} s steady state (cpu, memory, bandwidth at 1 s → Kafka/mTLS)" \
-        "$host_cpu s" "collectd: $cd_cpu s" "$(ratio "$host_cpu" "$cd_cpu")×" "≤ 1.0×"
-    note "host start-up (first 5 s: engine, three probes from the compile cache, Kafka TLS) used $host_start CPU-s, collectd's $cd_start CPU-s; not in the steady-state row."
-    row "peak RSS over the same ${HOST_SECONDS} s" "$host_rss MB" "collectd: $cd_rss MB" "$(ratio "$host_rss" "$cd_rss")×" "—"
-    note "collectd 5.12 (Debian) with cpu, memory, interface at Interval 1, write_kafka (JSON) to the same TLS broker, librdkafka from the confluent-kafka wheel; both ran at the same time."
+        "$hp_host_cpu s ($hp_runs runs, $hp_samples samples on its topic)" \
+        "collectd: $hp_cd_cpu s ($hp_cd_values values in $hp_cd_messages messages on its topic)" \
+        "$(ratio "$hp_host_cpu" "$hp_cd_cpu")×" "≤ 1.0×"
+    note "host start-up (first 5 s: engine, three probes from the compile cache, Kafka TLS) used $hp_host_start CPU-s, collectd's $hp_cd_start CPU-s; not in the steady-state row."
+    row "peak RSS over the same ${HOST_SECONDS} s" "$hp_host_rss MB" "collectd: $hp_cd_rss MB" "$(ratio "$hp_host_rss" "$hp_cd_rss")×" "≤ 1.5×"
+    host_pair 60 "$work/host-idle"
+    row "idle host: CPU seconds over ${HOST_SECONDS} s with the same jobs at 60 s" \
+        "$hp_host_cpu s ($hp_runs runs on its topic; peak RSS $hp_host_rss MB)" \
+        "collectd at Interval 60: $hp_cd_cpu s ($hp_cd_values values; peak RSS $hp_cd_rss MB)" \
+        "$(ratio "$hp_host_cpu" "$hp_cd_cpu")×" "≤ 1.0×"
+    note "collectd 5.12 (Debian) with cpu, memory, interface, write_kafka (JSON) to the same TLS broker, librdkafka from the confluent-kafka wheel; each pair ran at the same time, each side to a fresh topic of its own. Runs, samples and values count what reached the broker with a Kafka timestamp inside the measured window (tests/bench/count_window.py)."
 }
 
 bench_recorder() {

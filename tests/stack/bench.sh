@@ -5,7 +5,7 @@
 #
 # Sections (each can be skipped with BENCH_SKIP="recorder host http probe languages e2e report"):
 #   recorder  recorder ingest vs psql \copy vs one INSERT+COMMIT per row vs a kafka-python+psycopg2 consumer
-#   host      host CPU seconds and peak RSS over 60 s (cpu, memory, bandwidth at 1 s) vs collectd
+#   host      host CPU seconds and peak RSS over 60 s (cpu, memory, bandwidth at 1 s, then at 60 s) vs collectd
 #   http      CPU per 10,000 HTTP checks of a 100 KB nginx page with a regex vs blackbox_exporter
 #   probe     one probe run through the host vs the same computation natively (criterion)
 #   languages a Rust, a Python and a JavaScript probe: size, compile, cached load, memory, run
