@@ -1,11 +1,13 @@
-//! What one PostgreSQL transaction of the recorder holds: runs (through a staging table) and
-//! their samples, dead letters, and the consumed offsets, each step a function of its own.
+//! What one PostgreSQL transaction of the recorder holds: runs and their samples, dead
+//! letters, and the consumed offsets, each step a function of its own.
 //!
-//! De-duplication: runs go through a temp staging table into `probe_run` with
-//! `ON CONFLICT (run_id) DO NOTHING RETURNING run_id`; only samples of runs that were
-//! actually inserted are copied into `measurement`. Replaying any of it is therefore
-//! harmless, which is what makes retries (commit outcome unknown) and batches written in
-//! pieces safe. Call [`insert_runs`] once per transaction (the staging table empties at commit).
+//! De-duplication: the batch's `run_id`s already in `probe_run` are read first (inside the
+//! transaction), and only the other runs are copied into `probe_run` and their samples into
+//! `measurement`, both with binary COPY. Replaying any of it is therefore harmless, which is
+//! what makes retries (commit outcome unknown) and batches written in pieces safe. Another
+//! recorder committing one of these runs in between (a rebalance overlap) makes the COPY
+//! fail on `probe_run`'s primary key; that is retried like an outage (see
+//! [`crate::pg_error`]), and the retry reads the run as recorded.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -17,29 +19,47 @@ use uuid::Uuid;
 
 use crate::batch::{DeadLetter, Partition, Run};
 use crate::copy_binary::CopyBuffer;
-use crate::series::SeriesCache;
 
-pub const STAGE_RUN_SQL: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_run (
-    run_id uuid, host text, probe text, probe_version text, job text, started_at timestamptz,
-    duration_us bigint, status text, error text, component_sha256 text, dropped_non_finite integer,
-    topic text, \"partition\" integer, \"offset\" bigint
-) ON COMMIT DELETE ROWS";
+/// `probe_run`'s primary key: a violation of it is a concurrent writer, not bad data.
+pub const RUN_ID_KEY: &str = "probe_run_pkey";
 
 const RUN_COLUMNS: &str = "run_id, host, probe, probe_version, job, started_at, duration_us, \
      status, error, component_sha256, dropped_non_finite, topic, \"partition\", \"offset\"";
 
-/// Rows `runs` added: (runs newly inserted, their samples).
+/// Rows `runs` added: (runs newly inserted, their samples). `series_ids` holds the series id
+/// of every sample of `runs`, run by run in order ([`crate::series::SeriesCache::resolve`]).
 pub async fn insert_runs(
     tx: &Transaction<'_>,
-    series: &SeriesCache,
     runs: &[Run],
+    series_ids: &[i64],
 ) -> Result<(usize, usize)> {
     if runs.is_empty() {
         return Ok((0, 0));
     }
+    let run_ids: Vec<Uuid> = runs.iter().map(|r| r.message.run_id).collect();
+    // Runs already recorded, then each run of this call once.
+    let mut seen: HashSet<Uuid> = tx
+        .query(
+            "SELECT run_id FROM probe_run WHERE run_id = ANY($1)",
+            &[&run_ids],
+        )
+        .await
+        .context("reading recorded run ids")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
     let mut stage = CopyBuffer::new(runs.len() * 160);
+    let mut rows = CopyBuffer::new(series_ids.len() * 38);
+    let mut next = 0;
     for r in runs {
         let m = &r.message;
+        let ids = series_ids
+            .get(next..next + m.samples.len())
+            .context("series ids missing for a run")?;
+        next += m.samples.len();
+        if !seen.insert(m.run_id) {
+            continue;
+        }
         let status = match m.status {
             sonde_message::RunStatus::Ok => "ok",
             sonde_message::RunStatus::Error => "error",
@@ -63,46 +83,30 @@ pub async fn insert_runs(
             .text(&r.topic)
             .i32(r.partition)
             .i64(r.offset);
-    }
-    copy_in(
-        tx,
-        "COPY stage_run FROM STDIN (FORMAT binary)",
-        stage.finish(),
-    )
-    .await?;
-    let new_runs: HashSet<Uuid> = tx
-        .query(
-            &format!(
-                "INSERT INTO probe_run ({RUN_COLUMNS}) SELECT {RUN_COLUMNS} FROM stage_run
-                 ON CONFLICT (run_id) DO NOTHING RETURNING run_id"
-            ),
-            &[],
-        )
-        .await
-        .context("inserting probe runs")?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-
-    let samples: usize = runs.iter().map(|r| r.message.samples.len()).sum();
-    let mut rows = CopyBuffer::new(samples * 38);
-    for r in runs.iter().filter(|r| new_runs.contains(&r.message.run_id)) {
-        for s in &r.message.samples {
-            let id = series.id(&r.message, s).context("series id not resolved")?;
-            rows.row(3)
-                .i64(id)
-                .timestamptz(r.message.started_at)
-                .f64(s.value);
+        for (s, id) in m.samples.iter().zip(ids) {
+            rows.row(3).i64(*id).timestamptz(m.started_at).f64(s.value);
         }
     }
-    let samples = rows.rows();
+    let (new_runs, samples) = (stage.rows(), rows.rows());
+    if new_runs == 0 {
+        return Ok((0, 0));
+    }
     copy_in(
         tx,
-        "COPY measurement (series_id, time, value) FROM STDIN (FORMAT binary)",
-        rows.finish(),
+        &format!("COPY probe_run ({RUN_COLUMNS}) FROM STDIN (FORMAT binary)"),
+        stage.finish(),
     )
-    .await?;
-    Ok((new_runs.len(), samples))
+    .await
+    .context("inserting probe runs")?;
+    if samples > 0 {
+        copy_in(
+            tx,
+            "COPY measurement (series_id, time, value) FROM STDIN (FORMAT binary)",
+            rows.finish(),
+        )
+        .await?;
+    }
+    Ok((new_runs, samples))
 }
 
 /// Dead letters, at most once per (topic, partition, offset).

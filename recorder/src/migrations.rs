@@ -84,6 +84,14 @@ CREATE TABLE dead_letter (
         "series keyed on a SHA-256 of (host, job, metric, unit, labels); probe_run.dropped_non_finite",
         SERIES_IDENTITY,
     ),
+    (
+        6,
+        "probe_run.recorded_at: the start of the statement that copied the run",
+        // clock_timestamp() is volatile, and a volatile default makes COPY insert row by
+        // row; statement_timestamp() is stable, so runs are copied in bulk (several times
+        // cheaper). All runs of one batch share the COPY's start time.
+        "ALTER TABLE probe_run ALTER COLUMN recorded_at SET DEFAULT statement_timestamp()",
+    ),
 ];
 
 /// The bundled probes' series recorded under the names of Sonde 0.1 take the names of

@@ -29,13 +29,23 @@ pub fn fault_of_sqlstate(code: &str) -> Fault {
     }
 }
 
+/// The [`Fault`] of an error PostgreSQL raised on `constraint` (if any): a unique violation
+/// of `probe_run`'s key is another recorder that just committed the same run (a rebalance
+/// overlap), so the batch is retried and then skips that run; nothing is wrong with it.
+pub fn fault_of(code: &str, constraint: Option<&str>) -> Fault {
+    if code == "23505" && constraint == Some(crate::commit::RUN_ID_KEY) {
+        return Fault::Retry;
+    }
+    fault_of_sqlstate(code)
+}
+
 /// The [`Fault`] of `e`. A closed connection is never the data's fault.
 pub fn classify(e: &anyhow::Error, client: Option<&Client>) -> Fault {
     if client.is_none_or(|c| c.is_closed()) {
         return Fault::Retry;
     }
     match db_error(e) {
-        Some(db) => fault_of_sqlstate(db.code().code()),
+        Some(db) => fault_of(db.code().code(), db.constraint()),
         None => Fault::Retry,
     }
 }
@@ -104,5 +114,14 @@ mod tests {
         for (code, want) in table {
             assert_eq!(fault_of_sqlstate(code), want, "{code}");
         }
+    }
+
+    #[test]
+    fn a_run_recorded_concurrently_is_retried_not_dead_lettered() {
+        let key = Some(crate::commit::RUN_ID_KEY);
+        assert_eq!(fault_of("23505", key), Fault::Retry);
+        assert_eq!(fault_of("23505", Some("other_key")), Fault::Data);
+        assert_eq!(fault_of("23505", None), Fault::Data);
+        assert_eq!(fault_of("23514", key), Fault::Data);
     }
 }

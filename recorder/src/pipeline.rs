@@ -4,6 +4,11 @@
 //! consumption down instead of piling batches up. Overlap is safe because writes are
 //! idempotent (run_id de-dup, dead letters unique per offset) and stored offsets only move
 //! forward: a batch that commits after its partitions were revoked adds nothing twice.
+//!
+//! The writer task also frees the batch (a few hundred thousand small allocations), so the
+//! consuming loop only gets back what it acknowledges and counts.
+
+use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
 use rdkafka::consumer::{CommitMode, Consumer};
@@ -11,12 +16,28 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::batch::{Batch, REFUSED_BY_POSTGRES};
+use crate::batch::{Batch, Partition, REFUSED_BY_POSTGRES};
 use crate::consumer::RecorderConsumer;
 use crate::telemetry::{PartitionMetrics, WriteMetrics};
 use crate::writer::{Writer, Written};
 
-type Write = JoinHandle<(Writer, Batch, Result<Written>)>;
+type Write = JoinHandle<(Writer, Committed, Result<Written>)>;
+
+/// What the consuming loop needs of a batch once it is written.
+struct Committed {
+    next_offsets: BTreeMap<Partition, i64>,
+    /// The class of each dead letter `decode` refused.
+    dead_letter_classes: Vec<&'static str>,
+}
+
+impl Committed {
+    fn of(batch: Batch) -> Committed {
+        Committed {
+            dead_letter_classes: batch.dead_letters.iter().map(|d| d.class).collect(),
+            next_offsets: batch.next_offsets,
+        }
+    }
+}
 
 pub struct Pipeline {
     idle: Option<Writer>,
@@ -82,20 +103,20 @@ impl Pipeline {
             if result.is_ok() {
                 duration.record(started.elapsed().as_secs_f64());
             }
-            (writer, batch, result)
+            (writer, Committed::of(batch), result)
         }));
         Ok(())
     }
 
-    fn count(&self, batch: &Batch, written: &Written) {
+    fn count(&self, batch: &Committed, written: &Written) {
         let m = &self.metrics;
         m.batches.increment(1);
         m.runs.increment(written.runs as u64);
         m.duplicate_runs.increment(written.duplicate_runs as u64);
         m.samples.increment(written.samples as u64);
         m.dead_letter_rows.increment(written.dead_letters as u64);
-        for d in &batch.dead_letters {
-            m.dead_letter(d.class);
+        for class in &batch.dead_letter_classes {
+            m.dead_letter(class);
         }
         // The messages PostgreSQL refused were found while writing; they are not in `batch`.
         for _ in 0..written.refused_by_postgres {
@@ -108,7 +129,7 @@ impl Pipeline {
 }
 
 /// Kafka's committed offsets only serve lag monitoring; PostgreSQL's are the truth.
-fn acknowledge(consumer: &RecorderConsumer, batch: &Batch) {
+fn acknowledge(consumer: &RecorderConsumer, batch: &Committed) {
     let mut tpl = TopicPartitionList::new();
     for ((topic, partition), next) in &batch.next_offsets {
         let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));

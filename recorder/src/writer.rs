@@ -100,10 +100,6 @@ impl Writer {
             return Ok(false);
         };
         crate::migrations::run(&mut client, &self.measure_table).await?;
-        client
-            .batch_execute(commit::STAGE_RUN_SQL)
-            .await
-            .context("creating the staging table")?;
         self.partitions.forget();
         self.partitions.ensure_ahead(&mut client).await?;
         self.client = Some(client);
@@ -248,11 +244,12 @@ impl Writer {
             .map(|r| r.message.started_at.date_naive())
             .collect();
         self.partitions.ensure(client, &days).await;
-        self.series
+        let series_ids = self
+            .series
             .resolve(client, runs.iter().map(|r| &r.message))
             .await?;
         let tx = client.transaction().await?;
-        let added = commit::insert_runs(&tx, &self.series, runs).await?;
+        let added = commit::insert_runs(&tx, runs, &series_ids).await?;
         commit::insert_dead_letters(&tx, dead).await?;
         if let Some(batch) = offsets_of {
             commit::store_offsets(&tx, &batch.next_offsets).await?;

@@ -26,7 +26,7 @@ async fn rows_postgres_refuses_are_isolated_and_their_batch_is_written() {
     let t = fresh_target("rec-refused", 3).await;
     let db = migrated(&t).await;
     // What validation cannot know about: constraints of this database. Each refuses in a
-    // different step of the write (run staging, series creation, measurement copy).
+    // different step of the write (the runs' copy, series creation, measurement copy).
     db.batch_execute(
         "ALTER TABLE probe_run ADD CONSTRAINT refuse_run CHECK (job <> 'refused-run');
          ALTER TABLE series ADD CONSTRAINT refuse_series CHECK (metric <> 'refused.series');

@@ -264,7 +264,7 @@ async fn a_first_schema_database_upgrades_through_every_migration() {
     let ran = migrations::run(&mut db, "aiven_monitor_measure")
         .await
         .expect("migrate from version 1 to the newest schema");
-    assert_eq!(ran, 4, "migrations 2 to 5");
+    assert_eq!(ran, 5, "migrations 2 to 6");
 
     let row = db
         .query_one(
