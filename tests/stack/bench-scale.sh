@@ -19,6 +19,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench-lib.sh
+source "$STACK_DIR/bench-lib.sh"
 
 SCALE_HOSTS="${SCALE_HOSTS:-10000}"
 SCALE_SECONDS="${SCALE_SECONDS:-180}"
@@ -65,23 +67,7 @@ log "==> building (release) the recorder and the load generator"
     die "cargo build --release failed"
 recorder_bin="$ROOT/target/release/recorder"
 loadgen_bin="$ROOT/target/release/sonde-loadgen"
-"$STACK_DIR/up.sh"
-# Never beside `just bench` (or another bench-scale): both restart PostgreSQL and measure
-# the same cores. fd 7 is closed by lib.sh in every script that starts a daemon.
-exec 7>"$DEV/bench.lock"
-if ! flock -n 7; then
-    log "==> another bench is running on this stack; waiting for it"
-    flock 7
-fi
-SONDE_PG_DURABLE=1 "$STACK_DIR/postgres.sh" restart "$DEV/pg" >/dev/null
-restore_pg() { "$STACK_DIR/postgres.sh" restart "$DEV/pg" >/dev/null || true; }
-set -a
-# shellcheck disable=SC1091
-source "$DEV/env"
-set +a
-export PGPASSWORD
-PGPASSWORD="$(cat "$SONDE_PG_PASSWORDFILE")"
-pg_dsn() { echo "host=$SONDE_PG_HOST port=$SONDE_PG_PORT user=$SONDE_PG_USER dbname=$1 sslmode=verify-full sslrootcert=$SONDE_PG_ROOTCERT"; }
+bench_take_stack
 psql_db() { psql -X -q -v ON_ERROR_STOP=1 "$(pg_dsn "$db")" "$@"; }
 psql -q -X "$(pg_dsn "$SONDE_PG_DATABASE")" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 if [[ "$SCALE_KEEP_DB" != 1 ]]; then
@@ -89,7 +75,6 @@ if [[ "$SCALE_KEEP_DB" != 1 ]]; then
 fi
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-free_tcp_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 # start_recorder N: recorder N of the group, JSON logs in $work/recorder-N.log, /metrics on a free port.
 start_recorder() {

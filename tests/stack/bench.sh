@@ -14,6 +14,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench-lib.sh
+source "$STACK_DIR/bench-lib.sh"
 
 BENCH_SKIP="${BENCH_SKIP:-}"
 HOST_SECONDS="${HOST_SECONDS:-60}"
@@ -51,7 +53,6 @@ mismatch() {
     log "MISMATCH: $*"
     printf -- '- MISMATCH: %s\n' "$*" >>"$mismatches"
 }
-free_tcp_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 pids=()
 restore_pg() { :; }
@@ -73,26 +74,7 @@ log "==> building (release) and starting the stack"
 (cd "$ROOT" && cargo build --release -q -p sonde-host -p sonde-recorder) || die "cargo build --release failed"
 host_bin="$ROOT/target/release/host"
 recorder_bin="$ROOT/target/release/recorder"
-"$STACK_DIR/up.sh"
-# One bench at a time per stack: two runs would restart PostgreSQL under each other and share
-# the cores they are measuring. fd 7 is closed again by lib.sh in every script that starts a
-# daemon, so no service outlives the run holding it.
-exec 7>"$DEV/bench.lock"
-if ! flock -n 7; then
-    log "==> another bench is running on this stack; waiting for it"
-    flock 7
-fi
-# Measure against PostgreSQL with its durable defaults (the test stack runs with fsync off),
-# and give the stack back as it was afterwards.
-SONDE_PG_DURABLE=1 "$STACK_DIR/postgres.sh" restart "$DEV/pg" >/dev/null
-restore_pg() { "$STACK_DIR/postgres.sh" restart "$DEV/pg" >/dev/null || true; }
-set -a
-# shellcheck disable=SC1091
-source "$DEV/env"
-set +a
-export PGPASSWORD
-PGPASSWORD="$(cat "$SONDE_PG_PASSWORDFILE")"
-pg_dsn() { echo "host=$SONDE_PG_HOST port=$SONDE_PG_PORT user=$SONDE_PG_USER dbname=$1 sslmode=verify-full sslrootcert=$SONDE_PG_ROOTCERT"; }
+bench_take_stack
 fresh_db() {
     psql -q -X "$(pg_dsn "$SONDE_PG_DATABASE")" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
 }
