@@ -28,11 +28,8 @@ work="$DEV/bench"
 out_dir="$ROOT/bench-results"
 mkdir -p "$work" "$out_dir"
 rows="$work/rows.md"
-: >"$rows"
 notes="$work/notes.md"
-: >"$notes"
 tables="$work/tables.md"
-: >"$tables"
 
 skip() { [[ " $BENCH_SKIP " == *" $1 "* ]]; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@" >>"$rows"; }
@@ -48,7 +45,6 @@ json_fields() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(*(
 # A figure that does not add up (runs lost, checks that did not do their work): the table says
 # so and the run exits non-zero after printing it.
 mismatches="$work/mismatches"
-: >"$mismatches"
 mismatch() {
     log "MISMATCH: $*"
     printf -- '- MISMATCH: %s\n' "$*" >>"$mismatches"
@@ -75,6 +71,12 @@ log "==> building (release) and starting the stack"
 host_bin="$ROOT/target/release/host"
 recorder_bin="$ROOT/target/release/recorder"
 bench_take_stack
+# The run's files are shared by every checkout on this stack: start them only once the lock
+# is ours, or a waiting run would empty a running one's table.
+: >"$rows"
+: >"$notes"
+: >"$tables"
+: >"$mismatches"
 fresh_db() {
     psql -q -X "$(pg_dsn "$SONDE_PG_DATABASE")" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
 }
