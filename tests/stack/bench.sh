@@ -91,6 +91,8 @@ skip probe || bench_probe
 skip languages || bench_languages
 skip e2e || bench_e2e
 skip report || bench_report
+# A partial run says which sections it left out, so its table is never read as a whole one.
+[[ -z "${BENCH_SKIP// /}" ]] || note "sections skipped (BENCH_SKIP): ${BENCH_SKIP}."
 
 stamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(uname -r)"
