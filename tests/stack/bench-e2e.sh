@@ -40,14 +40,7 @@ bench_e2e() {
         for i in $(seq "$jobs"); do
             printf '[[job]]\nname = "mem-%s"\nprobe = "%s"\ninterval_ms = %s\n' "$i" "$ROOT/probes/memory.wasm" "$interval_ms"
         done
-        cat <<TOML
-[kafka]
-brokers = "$SONDE_KAFKA_BROKERS"
-topic = "$topic"
-cert_dir = "$SONDE_HOST_CERT_DIR"
-spool_dir = "$dir/spool"
-options = { "linger.ms" = "5" }
-TOML
+        host_kafka_toml "$topic" "$dir" '{ "linger.ms" = "5" }'
     } >"$dir/host.toml"
     {
         recorder_ini "$topic" bench-e2e "$db" 50

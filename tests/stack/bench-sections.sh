@@ -8,6 +8,19 @@ start_host() {
     echo $!
 }
 
+# host_kafka_toml TOPIC DIR [OPTIONS]: the [kafka] table of a bench host.toml, mutual TLS to
+# the local broker, spool in DIR/spool, OPTIONS an inline table of librdkafka settings.
+host_kafka_toml() {
+    cat <<TOML
+[kafka]
+brokers = "$SONDE_KAFKA_BROKERS"
+topic = "$1"
+cert_dir = "$SONDE_HOST_CERT_DIR"
+spool_dir = "$2/spool"
+TOML
+    [[ -z "${3:-}" ]] || echo "options = $3"
+}
+
 # Create TOPIC with PARTITIONS partitions on the local broker (mutual TLS).
 create_topic() {
     "$py" - "$1" "$2" <<PY || die "cannot create topic $1"
@@ -49,13 +62,7 @@ host_pair() {
         for probe in cpu memory bandwidth; do
             printf '[[job]]\nprobe = "%s"\ninterval_ms = %d\n' "$probe" $((interval_s * 1000))
         done
-        cat <<TOML
-[kafka]
-brokers = "$SONDE_KAFKA_BROKERS"
-topic = "$topic"
-cert_dir = "$SONDE_HOST_CERT_DIR"
-spool_dir = "$dir/spool"
-TOML
+        host_kafka_toml "$topic" "$dir"
     } >"$dir/host.toml"
     cat >"$dir/collectd.conf" <<CONF
 Interval $interval_s
