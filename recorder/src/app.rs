@@ -99,7 +99,23 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     if let Err(e) = writer.maintain().await {
         tracing::warn!("partition maintenance: {e:#}");
     }
-    let mut pipeline = Pipeline::new(writer, abort.clone())
+    // The first session brought the schema up to date; the others find it so.
+    let mut writers = vec![writer];
+    for _ in 1..p.sessions {
+        let Some(writer) = Writer::start_counted(
+            target.clone(),
+            &p.measure_table,
+            p.retention_days,
+            &mut abort,
+            telemetry.connected.clone(),
+        )
+        .await?
+        else {
+            return Ok(());
+        };
+        writers.push(writer);
+    }
+    let mut pipeline = Pipeline::new(writers, abort.clone())
         .with_metrics(telemetry.writes.clone(), telemetry.partitions.clone());
     let subscription = config.subscription();
     let consumer = consumer::subscribe(

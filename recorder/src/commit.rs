@@ -2,8 +2,9 @@
 //! letters, and the consumed offsets, each step a function of its own.
 //!
 //! De-duplication: the batch's `run_id`s already in `probe_run` are read first (inside the
-//! transaction), and only the other runs are copied into `probe_run` and their samples into
-//! `measurement`, both with binary COPY. Replaying any of it is therefore harmless, which is
+//! transaction), and only the other runs' samples are copied into `measurement` and the runs
+//! into `probe_run` (after the previous batch committed, see [`crate::turn`]), both with
+//! binary COPY. Replaying any of it is therefore harmless, which is
 //! what makes retries (commit outcome unknown) and batches written in pieces safe. Another
 //! recorder committing one of these runs in between (a rebalance overlap) makes the COPY
 //! fail on `probe_run`'s primary key; that is retried like an outage (see
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 use crate::batch::{DeadLetter, Partition, Run};
 use crate::copy_binary::CopyBuffer;
+use crate::turn::Previous;
 
 /// `probe_run`'s primary key: a violation of it is a concurrent writer, not bad data.
 pub const RUN_ID_KEY: &str = "probe_run_pkey";
@@ -28,10 +30,12 @@ const RUN_COLUMNS: &str = "run_id, host, probe, probe_version, job, started_at, 
 
 /// Rows `runs` added: (runs newly inserted, their samples). `series_ids` holds the series id
 /// of every sample of `runs`, run by run in order ([`crate::series::SeriesCache::resolve`]).
+/// The runs go into `probe_run` once `previous` has committed.
 pub async fn insert_runs(
     tx: &Transaction<'_>,
     runs: &[Run],
     series_ids: &[i64],
+    previous: &mut Previous,
 ) -> Result<(usize, usize)> {
     if runs.is_empty() {
         return Ok((0, 0));
@@ -91,13 +95,6 @@ pub async fn insert_runs(
     if new_runs == 0 {
         return Ok((0, 0));
     }
-    copy_in(
-        tx,
-        &format!("COPY probe_run ({RUN_COLUMNS}) FROM STDIN (FORMAT binary)"),
-        stage.finish(),
-    )
-    .await
-    .context("inserting probe runs")?;
     if samples > 0 {
         copy_in(
             tx,
@@ -106,6 +103,14 @@ pub async fn insert_runs(
         )
         .await?;
     }
+    previous.committed().await?;
+    copy_in(
+        tx,
+        &format!("COPY probe_run ({RUN_COLUMNS}) FROM STDIN (FORMAT binary)"),
+        stage.finish(),
+    )
+    .await
+    .context("inserting probe runs")?;
     Ok((new_runs, samples))
 }
 

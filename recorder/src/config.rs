@@ -106,6 +106,8 @@ pub struct PgSettings {
     pub measure_table: String,
     /// Drop daily measurement partitions older than this; 0 keeps everything.
     pub retention_days: u32,
+    /// Sessions writing batches at the same time; batches still commit in consumed order.
+    pub sessions: usize,
 }
 
 impl Default for Config {
@@ -136,6 +138,7 @@ impl Default for Config {
                 connect_interval: Duration::from_secs(1),
                 measure_table: "aiven_monitor_measure".into(),
                 retention_days: 0,
+                sessions: DEFAULT_SESSIONS,
             },
             batch: BatchLimits::default(),
             metrics_addr: None,
@@ -164,6 +167,12 @@ impl fmt::Display for ConfigError {
         }
     }
 }
+
+/// Two sessions keep PostgreSQL busy while one of them waits for the network or a commit,
+/// and let it use a second core (`just bench`: the recorder row).
+pub const DEFAULT_SESSIONS: usize = 2;
+/// Each session holds one batch in memory and one server connection.
+pub const MAX_SESSIONS: usize = 16;
 
 const SECTIONS: [&str; 2] = ["recorder", "writer"];
 
@@ -278,6 +287,7 @@ impl Config {
             }
             "postgres.connect_interval_secs" => p.connect_interval = seconds(value)?,
             "postgres.retention_days" => p.retention_days = number(value, 0, 36500)? as u32,
+            "postgres.sessions" => p.sessions = number(value, 1, MAX_SESSIONS as u64)? as usize,
             "batch.max_rows" => b.max_rows = number(value, 1, 10_000_000)? as usize,
             "batch.max_bytes" => b.max_bytes = number(value, 1, 1 << 34)? as usize,
             "batch.max_delay_ms" => {

@@ -19,6 +19,7 @@ fn defaults_match_the_seed_writer() {
     assert_eq!(c.postgres.user, None);
     assert_eq!(c.postgres.connect_interval, Duration::from_secs(1));
     assert_eq!(c.postgres.retention_days, 0);
+    assert_eq!(c.postgres.sessions, 2);
     assert_eq!(c.kafka.group_id, "sonde-recorder");
     assert_eq!(c.subscription(), "aiven_monitor_measure");
 }
@@ -109,6 +110,7 @@ fn every_seed_key_is_read() {
         ("postgres.retention_days", "30", |c| {
             c.postgres.retention_days == 30
         }),
+        ("postgres.sessions", "1", |c| c.postgres.sessions == 1),
     ];
     for (key, value, check) in cases {
         for section in ["recorder", "writer"] {
@@ -133,6 +135,10 @@ fn errors_name_key_and_line() {
         (
             "[writer]\npostgres.port = 0\n",
             "expected an integer from 1 to 65535",
+        ),
+        (
+            "[writer]\npostgres.sessions = 0\n",
+            "recorder.ini:2: key `postgres.sessions`: expected an integer from 1 to 16",
         ),
         (
             "[writer]\nkafka.connect_interval_secs = -1\n",

@@ -21,4 +21,5 @@ pub mod stall;
 pub mod telemetry;
 pub mod tls;
 pub mod topic_watch;
+pub mod turn;
 pub mod writer;

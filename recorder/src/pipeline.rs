@@ -1,15 +1,17 @@
-//! Overlap: one batch is written to PostgreSQL while the next one fills from Kafka.
+//! Overlap: batches are written to PostgreSQL while the next one fills from Kafka.
 //!
-//! At most one batch is in flight, so memory stays bounded and a slow database slows
-//! consumption down instead of piling batches up. Overlap is safe because writes are
-//! idempotent (run_id de-dup, dead letters unique per offset) and stored offsets only move
-//! forward: a batch that commits after its partitions were revoked adds nothing twice.
+//! One batch per session is in flight (`postgres.sessions`), so memory stays bounded and a
+//! slow database slows consumption down instead of piling batches up. Batches commit in the
+//! order they were consumed (see [`crate::turn`]): each waits for the one before it to
+//! commit before it stores its offsets. Overlap is safe because writes are idempotent
+//! (run_id de-dup, dead letters unique per offset) and stored offsets only move forward: a
+//! batch that commits after its partitions were revoked adds nothing twice.
 //!
 //! A written batch is freed (a few hundred thousand small allocations) on a blocking thread
 //! while the next one is written: the consuming loop only gets back what it acknowledges and
 //! counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use anyhow::{anyhow, Result};
 use rdkafka::consumer::{CommitMode, Consumer};
@@ -20,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::batch::{Batch, Partition, REFUSED_BY_POSTGRES};
 use crate::consumer::RecorderConsumer;
 use crate::telemetry::{PartitionMetrics, WriteMetrics};
+use crate::turn::{self, Previous};
 use crate::writer::{Writer, Written};
 
 type Write = JoinHandle<(Writer, Committed, Result<Written>)>;
@@ -44,18 +47,23 @@ impl Committed {
 }
 
 pub struct Pipeline {
-    idle: Option<Writer>,
-    in_flight: Option<Write>,
+    idle: Vec<Writer>,
+    /// Oldest first: the order batches were consumed and commit in.
+    in_flight: VecDeque<Write>,
+    /// What the next submitted batch waits for: the last one submitted.
+    last: Previous,
     abort: watch::Receiver<bool>,
     metrics: WriteMetrics,
     partitions: PartitionMetrics,
 }
 
 impl Pipeline {
-    pub fn new(writer: Writer, abort: watch::Receiver<bool>) -> Pipeline {
+    /// A pipeline writing with each of `writers` (at least one).
+    pub fn new(writers: Vec<Writer>, abort: watch::Receiver<bool>) -> Pipeline {
         Pipeline {
-            idle: Some(writer),
-            in_flight: None,
+            idle: writers,
+            in_flight: VecDeque::new(),
+            last: Previous::default(),
             abort,
             metrics: WriteMetrics::default(),
             partitions: PartitionMetrics::default(),
@@ -69,41 +77,55 @@ impl Pipeline {
         self
     }
 
-    /// Wait for the batch in flight (if any) to commit; then the writer is free.
+    /// Wait for every batch in flight to commit; then a writer is free.
     pub async fn settle(&mut self, consumer: &RecorderConsumer) -> Result<&mut Writer> {
-        if let Some(handle) = self.in_flight.take() {
-            let (writer, batch, result) = handle
-                .await
-                .map_err(|e| anyhow!("batch writer task failed: {e}"))?;
-            self.idle = Some(writer);
-            let written = result?;
-            self.count(&batch, &written);
-            tracing::debug!(
-                "committed {} runs ({} duplicates skipped), {} samples, {} dead letters ({} refused by PostgreSQL)",
-                written.runs,
-                written.duplicate_runs,
-                written.samples,
-                written.dead_letters,
-                written.refused_by_postgres
-            );
-            acknowledge(consumer, &batch);
+        while !self.in_flight.is_empty() {
+            self.settle_oldest(consumer).await?;
         }
         self.idle
-            .as_mut()
+            .first_mut()
             .ok_or_else(|| anyhow!("batch writer lost"))
     }
 
-    /// Start writing `batch` (after the previous one has committed).
+    /// Wait for the oldest batch in flight to commit, and count and acknowledge it.
+    async fn settle_oldest(&mut self, consumer: &RecorderConsumer) -> Result<()> {
+        let Some(handle) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let (writer, batch, result) = handle
+            .await
+            .map_err(|e| anyhow!("batch writer task failed: {e}"))?;
+        self.idle.push(writer);
+        let written = result?;
+        self.count(&batch, &written);
+        tracing::debug!(
+            "committed {} runs ({} duplicates skipped), {} samples, {} dead letters ({} refused by PostgreSQL)",
+            written.runs,
+            written.duplicate_runs,
+            written.samples,
+            written.dead_letters,
+            written.refused_by_postgres
+        );
+        acknowledge(consumer, &batch);
+        Ok(())
+    }
+
+    /// Start writing `batch` once a session is free; it commits after the batches before it.
     pub async fn submit(&mut self, batch: Batch, consumer: &RecorderConsumer) -> Result<()> {
-        self.settle(consumer).await?;
-        let Some(mut writer) = self.idle.take() else {
+        if self.idle.is_empty() {
+            self.settle_oldest(consumer).await?;
+        }
+        let Some(mut writer) = self.idle.pop() else {
             return Err(anyhow!("batch writer lost"));
         };
+        let (outcome, next) = turn::pair();
+        let previous = std::mem::replace(&mut self.last, next);
         let mut abort = self.abort.clone();
         let duration = self.metrics.duration.clone();
-        self.in_flight = Some(tokio::spawn(async move {
+        self.in_flight.push_back(tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let result = writer.write(&batch, &mut abort).await;
+            let result = writer.write(&batch, &mut abort, previous).await;
+            outcome.report(result.is_ok());
             if result.is_ok() {
                 duration.record(started.elapsed().as_secs_f64());
             }

@@ -80,7 +80,7 @@ impl Telemetry {
             batches: r.counter(BATCHES, "Batches committed to PostgreSQL.", &[]),
             duration: r.histogram(
                 BATCH_DURATION,
-                "Time to commit one batch, retries through lost connections included.",
+                "Time to commit one batch, retries and the wait for the batch before it included.",
                 &[],
             ),
             dead_letters: Arc::new(

@@ -26,6 +26,7 @@ use crate::pg_error::{classify, describe, refusal, Fault};
 use crate::series::SeriesCache;
 use crate::stall::{human, Stall, STALL_WARNING_INTERVAL};
 use crate::telemetry::Connected;
+use crate::turn::{Previous, PreviousNotCommitted};
 
 /// Longest wait between two attempts at a batch that keeps failing: a failed attempt costs
 /// the server little, and the recovery is seen within this.
@@ -53,6 +54,8 @@ pub struct Writer {
     retention_days: u32,
     connected: Connected,
     stall: Stall,
+    /// The batch written before the current one, when several sessions write at once.
+    previous: Previous,
 }
 
 impl Writer {
@@ -85,6 +88,7 @@ impl Writer {
             retention_days,
             connected,
             stall: Stall::default(),
+            previous: Previous::default(),
         };
         if !writer.reconnect(abort).await? {
             return Ok(None);
@@ -129,12 +133,15 @@ impl Writer {
     }
 
     /// Write `batch`, retrying until it is committed or `abort` fires (then an error: nothing
-    /// of the batch was acknowledged, it will be consumed again).
+    /// of the batch was acknowledged, it will be consumed again). Its runs and offsets wait
+    /// for `previous` to commit; if that batch fails, so does this one.
     pub async fn write(
         &mut self,
         batch: &Batch,
         abort: &mut watch::Receiver<bool>,
+        previous: Previous,
     ) -> Result<Written> {
+        self.previous = previous;
         let messages = batch.messages();
         let mut attempt = 0u32;
         loop {
@@ -154,6 +161,9 @@ impl Writer {
                     return Ok(written);
                 }
                 Err(e) => {
+                    if self.previous.failed() {
+                        return Err(PreviousNotCommitted.into());
+                    }
                     let cause = describe(&e);
                     Stall::log(self.stall.failed(&cause, messages, Instant::now()));
                     if self.client.as_ref().is_some_and(Client::is_closed) {
@@ -249,9 +259,11 @@ impl Writer {
             .resolve(client, runs.iter().map(|r| &r.message))
             .await?;
         let tx = client.transaction().await?;
-        let added = commit::insert_runs(&tx, runs, &series_ids).await?;
+        let added = commit::insert_runs(&tx, runs, &series_ids, &mut self.previous).await?;
         commit::insert_dead_letters(&tx, dead).await?;
         if let Some(batch) = offsets_of {
+            // Never store offsets past a batch that is not in PostgreSQL yet.
+            self.previous.committed().await?;
             commit::store_offsets(&tx, &batch.next_offsets).await?;
         }
         tx.commit().await.context("committing the batch")?;

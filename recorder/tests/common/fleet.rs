@@ -248,7 +248,7 @@ pub async fn write(env: &Env, database: &str, fleet: Fleet) -> Generated {
         }
         if batch.runs.len() >= BATCH_RUNS || step + 1 == steps {
             writer
-                .write(&batch.take(), &mut abort)
+                .write(&batch.take(), &mut abort, Default::default())
                 .await
                 .expect("write a generated batch");
         }
