@@ -9,6 +9,10 @@
 //! recorder committing one of these runs in between (a rebalance overlap) makes the COPY
 //! fail on `probe_run`'s primary key; that is retried like an outage (see
 //! [`crate::pg_error`]), and the retry reads the run as recorded.
+//!
+//! A batch's first attempt skips the read: runs are rarely recorded twice, and when one is,
+//! `probe_run`'s key refuses the COPY, the transaction (samples included) rolls back, and the
+//! writer tries again at once, reading first (see [`crate::writer`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -30,20 +34,22 @@ const RUN_COLUMNS: &str = "run_id, host, probe, probe_version, job, started_at, 
 
 /// Rows `runs` added: (runs newly inserted, their samples). `series_ids` holds the series id
 /// of every sample of `runs`, run by run in order ([`crate::series::SeriesCache::resolve`]).
-/// The runs go into `probe_run` once `previous` has committed.
+/// The runs go into `probe_run` once `previous` has committed. `read_recorded`: skip the runs
+/// already in `probe_run` (otherwise the key refuses the whole COPY if there is one).
 pub async fn insert_runs(
     tx: &Transaction<'_>,
     runs: &[Run],
     series_ids: &[i64],
     previous: &mut Previous,
+    read_recorded: bool,
 ) -> Result<(usize, usize)> {
     if runs.is_empty() {
         return Ok((0, 0));
     }
-    let run_ids: Vec<Uuid> = runs.iter().map(|r| r.message.run_id).collect();
     // Runs already recorded, then each run of this call once.
-    let mut seen: HashSet<Uuid> = tx
-        .query(
+    let mut seen: HashSet<Uuid> = if read_recorded {
+        let run_ids: Vec<Uuid> = runs.iter().map(|r| r.message.run_id).collect();
+        tx.query(
             "SELECT run_id FROM probe_run WHERE run_id = ANY($1)",
             &[&run_ids],
         )
@@ -51,7 +57,10 @@ pub async fn insert_runs(
         .context("reading recorded run ids")?
         .iter()
         .map(|row| row.get(0))
-        .collect();
+        .collect()
+    } else {
+        HashSet::with_capacity(runs.len())
+    };
     let mut stage = CopyBuffer::new(runs.len() * 160);
     let mut rows = CopyBuffer::new(series_ids.len() * 38);
     let mut next = 0;

@@ -39,6 +39,13 @@ pub fn fault_of(code: &str, constraint: Option<&str>) -> Fault {
     fault_of_sqlstate(code)
 }
 
+/// Whether `e` is `probe_run`'s key refusing a run that is already recorded.
+pub fn is_recorded_run(e: &anyhow::Error) -> bool {
+    db_error(e).is_some_and(|db| {
+        db.code().code() == "23505" && db.constraint() == Some(crate::commit::RUN_ID_KEY)
+    })
+}
+
 /// The [`Fault`] of `e`. A closed connection is never the data's fault.
 pub fn classify(e: &anyhow::Error, client: Option<&Client>) -> Fault {
     if client.is_none_or(|c| c.is_closed()) {

@@ -22,7 +22,7 @@ use crate::batch::{Batch, DeadLetter, Partition, Run, REFUSED_BY_POSTGRES};
 use crate::commit;
 use crate::db::{backoff, PgTarget};
 use crate::partitions::Partitions;
-use crate::pg_error::{classify, describe, refusal, Fault};
+use crate::pg_error::{classify, describe, is_recorded_run, refusal, Fault};
 use crate::series::SeriesCache;
 use crate::stall::{human, Stall, STALL_WARNING_INTERVAL};
 use crate::telemetry::Connected;
@@ -144,10 +144,13 @@ impl Writer {
         self.previous = previous;
         let messages = batch.messages();
         let mut attempt = 0u32;
+        // The first attempt assumes none of the batch's runs is recorded yet; every later
+        // one reads which are (a failed commit's outcome may be unknown).
+        let mut read_recorded = false;
         loop {
             let connected = self.client.as_ref().is_some_and(|c| !c.is_closed());
             let result = if connected {
-                watched(self.write_batch(batch), messages).await
+                watched(self.write_batch(batch, read_recorded), messages).await
             } else {
                 match self.reconnect(abort).await {
                     Ok(true) => continue,
@@ -163,6 +166,12 @@ impl Writer {
                 Err(e) => {
                     if self.previous.failed() {
                         return Err(PreviousNotCommitted.into());
+                    }
+                    if !std::mem::replace(&mut read_recorded, true) && is_recorded_run(&e) {
+                        tracing::debug!(
+                            "a run of the batch is already recorded; writing it again without it"
+                        );
+                        continue;
                     }
                     let cause = describe(&e);
                     Stall::log(self.stall.failed(&cause, messages, Instant::now()));
@@ -185,9 +194,12 @@ impl Writer {
 
     /// One attempt: the whole batch in one transaction, or, when PostgreSQL refuses its data,
     /// in pieces around the refused messages.
-    async fn write_batch(&mut self, batch: &Batch) -> Result<Written> {
+    async fn write_batch(&mut self, batch: &Batch, read_recorded: bool) -> Result<Written> {
         let dead: Vec<&DeadLetter> = batch.dead_letters.iter().collect();
-        match self.commit(&batch.runs, &dead, Some(batch)).await {
+        match self
+            .commit(&batch.runs, &dead, Some(batch), read_recorded)
+            .await
+        {
             Ok((runs, samples)) => Ok(Written {
                 runs,
                 duplicate_runs: batch.runs.len() - runs,
@@ -216,7 +228,7 @@ impl Writer {
         let mut pending: Vec<Range<usize>> = halves(0..batch.runs.len());
         while let Some(range) = pending.pop() {
             let runs = &batch.runs[range.clone()];
-            match self.commit(runs, &[], None).await {
+            match self.commit(runs, &[], None, true).await {
                 Ok((new, samples)) => {
                     written.runs += new;
                     written.duplicate_runs += runs.len() - new;
@@ -233,7 +245,7 @@ impl Writer {
             }
         }
         let dead: Vec<&DeadLetter> = batch.dead_letters.iter().chain(&refused).collect();
-        self.commit(&[], &dead, Some(batch))
+        self.commit(&[], &dead, Some(batch), true)
             .await
             .context("storing dead letters and offsets after isolating refused messages")?;
         written.dead_letters = dead.len();
@@ -242,11 +254,13 @@ impl Writer {
     }
 
     /// One transaction: `runs` with their samples, `dead`, and `offsets_of`'s next offsets.
+    /// `read_recorded`: see [`commit::insert_runs`].
     async fn commit(
         &mut self,
         runs: &[Run],
         dead: &[&DeadLetter],
         offsets_of: Option<&Batch>,
+        read_recorded: bool,
     ) -> Result<(usize, usize)> {
         let client = self.client.as_mut().context("not connected")?;
         let days: BTreeSet<_> = runs
@@ -259,7 +273,8 @@ impl Writer {
             .resolve(client, runs.iter().map(|r| &r.message))
             .await?;
         let tx = client.transaction().await?;
-        let added = commit::insert_runs(&tx, runs, &series_ids, &mut self.previous).await?;
+        let added =
+            commit::insert_runs(&tx, runs, &series_ids, &mut self.previous, read_recorded).await?;
         commit::insert_dead_letters(&tx, dead).await?;
         if let Some(batch) = offsets_of {
             // Never store offsets past a batch that is not in PostgreSQL yet.

@@ -1,6 +1,8 @@
 //! Several PostgreSQL sessions write batches at once (`postgres.sessions`), yet a batch
 //! never commits before the batch consumed before it: otherwise a crash in between would
 //! leave stored offsets past a batch that is not in PostgreSQL, skipping it for good.
+//! And a batch's first attempt, which does not read which runs are recorded, still never
+//! records a run twice.
 
 mod common;
 
@@ -157,4 +159,41 @@ async fn a_batch_after_one_that_failed_commits_nothing() {
         "{err:#}"
     );
     assert_eq!(committed(&db).await, (-1, 0, 0), "nothing of it committed");
+}
+
+#[tokio::test]
+async fn runs_recorded_by_an_earlier_batch_are_skipped_not_doubled() {
+    let site = site().await;
+    let (_keep, mut abort) = watch::channel(false);
+    let mut w = writer(&site, &mut abort).await;
+    let runs = common::make_runs(2 * RUNS, SAMPLES);
+    let now = Utc::now();
+    let db = pg_connect(&site.env, &site.database)
+        .await
+        .expect("connect");
+    // The first batch holds runs 0..RUNS; the second re-sends half of them (as a host does
+    // after a crash) and adds RUNS / 2 new ones.
+    let mut first = Batch::default();
+    for (offset, run) in runs[..RUNS].iter().enumerate() {
+        first.push(TOPIC, 0, offset as i64, &run.encode(), now);
+    }
+    let mut second = Batch::default();
+    for (i, run) in runs[RUNS / 2..RUNS + RUNS / 2].iter().enumerate() {
+        second.push(TOPIC, 0, (RUNS + i) as i64, &run.encode(), now);
+    }
+    let one = w
+        .write(&first, &mut abort, Previous::default())
+        .await
+        .expect("first batch");
+    let two = w
+        .write(&second, &mut abort, Previous::default())
+        .await
+        .expect("second batch");
+    assert_eq!((one.runs, one.duplicate_runs), (RUNS, 0));
+    assert_eq!((two.runs, two.duplicate_runs), (RUNS / 2, RUNS / 2));
+    let all = (RUNS + RUNS / 2) as i64;
+    assert_eq!(
+        committed(&db).await,
+        (2 * RUNS as i64, all, all * SAMPLES as i64)
+    );
 }
