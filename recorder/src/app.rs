@@ -85,23 +85,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         _ => None,
     };
     let p = &config.postgres;
-    let Some(mut writer) = Writer::start_counted(
-        target.clone(),
-        &p.measure_table,
-        p.retention_days,
-        &mut abort,
-        telemetry.connected.clone(),
-    )
-    .await?
-    else {
-        return Ok(());
-    };
-    if let Err(e) = writer.maintain().await {
-        tracing::warn!("partition maintenance: {e:#}");
-    }
-    // The first session brought the schema up to date; the others find it so.
-    let mut writers = vec![writer];
-    for _ in 1..p.sessions {
+    // One session after another: the first brings the schema up to date, the others find it so.
+    let mut writers = Vec::with_capacity(p.sessions);
+    for _ in 0..p.sessions {
         let Some(writer) = Writer::start_counted(
             target.clone(),
             &p.measure_table,
@@ -114,6 +100,11 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
             return Ok(());
         };
         writers.push(writer);
+    }
+    if let Some(first) = writers.first_mut() {
+        if let Err(e) = first.maintain().await {
+            tracing::warn!("partition maintenance: {e:#}");
+        }
     }
     let mut pipeline = Pipeline::new(writers, abort.clone())
         .with_metrics(telemetry.writes.clone(), telemetry.partitions.clone());
