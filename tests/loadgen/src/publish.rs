@@ -168,6 +168,8 @@ pub fn run(config: &Config) -> anyhow::Result<Summary> {
     }
     let send_done = start.elapsed();
     let flushed = producer.flush(config.flush_timeout);
+    // The last line is written whatever the time since the previous one: it holds the totals.
+    progress.write_now();
     progress.tick(&producer, sent, &schedule);
     let reports = producer.context();
     let mut tally = reports.tally.lock().unwrap_or_else(|e| e.into_inner());
@@ -257,6 +259,11 @@ impl Progress {
             next_file: start,
             next_line: start + Duration::from_secs(10),
         }
+    }
+
+    /// Make the next [`Progress::tick`] write, however soon after the last one.
+    fn write_now(&mut self) {
+        self.next_file = self.start;
     }
 
     fn tick(&mut self, producer: &BaseProducer<Reports>, sent: u64, schedule: &Schedule) {
