@@ -1,9 +1,12 @@
 //! Runs every job on its interval.
 //!
 //! - Each job is one task: its runs never overlap.
-//! - Tick `k` of a job is due at `start + k * interval + jitter_k`, jitter_k in
-//!   `[0, min(interval / 10, MAX_JITTER_MS))`, so jobs with the same interval spread out
-//!   and the schedule does not drift.
+//! - A job runs once when it starts (after the host's phase for its interval), then on
+//!   the host's grid for that interval: `origin + phase + k * interval`, where `origin` is
+//!   when the scheduler was made and `phase`, in `[0, min(interval / 10, MAX_PHASE_MS))`,
+//!   is fixed by the host name and the interval. Jobs of one host with the same interval
+//!   therefore wake together (one wake-up, one batch to Kafka), different hosts spread
+//!   out, and the schedule does not drift.
 //! - At most `max_concurrency` runs at a time (a semaphore); waiting counts as lateness.
 //! - A run that ends after later ticks were due skips them: they are counted and logged,
 //!   never queued.
@@ -14,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -24,7 +27,7 @@ use crate::runtime::probe::{Host, LoadedProbe};
 use crate::schedule::job::Job;
 use crate::telemetry::{JobMetrics, Telemetry};
 
-pub const MAX_JITTER_MS: u64 = 1_000;
+pub const MAX_PHASE_MS: u64 = 1_000;
 
 /// Counters shared with the caller.
 #[derive(Debug, Default)]
@@ -45,6 +48,8 @@ pub struct Scheduler {
     sink: Arc<dyn Sink>,
     hostname: Arc<str>,
     permits: Arc<Semaphore>,
+    /// Where every job's grid starts.
+    origin: Instant,
     jobs: HashMap<String, JobHandle>,
     pub counters: Arc<RunCounters>,
     telemetry: Option<Telemetry>,
@@ -57,6 +62,7 @@ impl Scheduler {
             sink,
             hostname: hostname.into(),
             permits: Arc::new(Semaphore::new(max_concurrency.max(1))),
+            origin: Instant::now(),
             jobs: HashMap::new(),
             counters: Arc::new(RunCounters::default()),
             telemetry: None,
@@ -99,7 +105,7 @@ impl Scheduler {
             job,
             self.host.clone(),
             self.sink.clone(),
-            self.hostname.clone(),
+            (self.hostname.clone(), self.origin),
             self.permits.clone(),
             (self.counters.clone(), metrics),
             probe_rx,
@@ -140,21 +146,37 @@ impl Scheduler {
     }
 }
 
-fn jitter(interval: Duration) -> Duration {
-    let cap_ms = (interval.as_millis() as u64 / 10).min(MAX_JITTER_MS);
+/// This host's offset into every interval-long period for jobs of `interval`: the same
+/// for every job of that interval on the host (so they wake together), spread across
+/// hosts by the host name, in `[0, min(interval / 10, MAX_PHASE_MS))`.
+pub fn phase(hostname: &str, interval: Duration) -> Duration {
+    let cap_ms = (interval.as_millis() as u64 / 10).min(MAX_PHASE_MS);
     if cap_ms == 0 {
         return Duration::ZERO;
     }
-    Duration::from_millis(rand::rng().random_range(0..cap_ms))
+    let digest = Sha256::new()
+        .chain_update(hostname.as_bytes())
+        .chain_update(interval.as_nanos().to_le_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    Duration::from_millis(u64::from_le_bytes(first) % cap_ms)
 }
 
-/// After tick `tick` ran and `elapsed` has passed since the schedule started: the next
-/// tick strictly in the future, and how many ticks in between were missed (skipped, not
-/// queued).
-pub fn next_tick(elapsed: Duration, interval: Duration, tick: u64) -> (u64, u64) {
-    let next = (elapsed.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
-    let next = next.max(tick + 1);
-    (next, next - (tick + 1))
+/// A run that was due `due` after its grid's start ended `now` after it: the index of the
+/// next grid point strictly after `now` and at least half an interval after `due` (a first
+/// run off the grid does not get a second one moments later), and how many grid points
+/// after `due` were missed (skipped, not queued).
+pub fn next_tick(due: Duration, now: Duration, interval: Duration) -> (u64, u64) {
+    let interval = interval.as_nanos().max(1);
+    let due = due.as_nanos();
+    let after_now = (now.as_nanos() / interval) as u64 + 1;
+    let after_due = (due / interval) as u64 + 1;
+    let half_after_due = due.saturating_add(interval / 2).div_ceil(interval) as u64;
+    (
+        after_now.max(half_after_due),
+        after_now.saturating_sub(after_due),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -162,22 +184,16 @@ async fn job_loop(
     mut job: Job,
     host: Host,
     sink: Arc<dyn Sink>,
-    hostname: Arc<str>,
+    (hostname, origin): (Arc<str>, Instant),
     permits: Arc<Semaphore>,
     (counters, metrics): (Arc<RunCounters>, JobMetrics),
     mut probe_rx: watch::Receiver<Arc<LoadedProbe>>,
     mut stop_rx: watch::Receiver<bool>,
 ) {
-    let start = Instant::now();
-    let mut tick: u64 = 0;
+    // The first run is due after the host's phase; the next ones on the grid.
+    let mut due = Instant::now() + phase(&hostname, job.interval());
     let mut missed_total: u64 = 0;
     loop {
-        let interval = job.interval();
-        let offset_nanos = interval
-            .as_nanos()
-            .saturating_mul(tick as u128)
-            .min(u64::MAX as u128) as u64;
-        let due = start + Duration::from_nanos(offset_nanos) + jitter(interval);
         tokio::select! {
             _ = tokio::time::sleep_until(due) => {}
             _ = stop_rx.changed() => return,
@@ -217,10 +233,11 @@ async fn job_loop(
         tracing::debug!(job = %job.spec.name, %run_id, ?status, "run published");
         drop(_permit);
         let interval = job.interval();
+        let grid = origin + phase(&hostname, interval);
         let (next, missed) = next_tick(
-            Instant::now().saturating_duration_since(start),
+            due.saturating_duration_since(grid),
+            Instant::now().saturating_duration_since(grid),
             interval,
-            tick,
         );
         if missed > 0 {
             missed_total += missed;
@@ -228,7 +245,8 @@ async fn job_loop(
             metrics.missed_ticks.increment(missed);
             tracing::warn!(job = %job.spec.name, missed, missed_total, "run ended after later ticks were due; skipped them");
         }
-        tick = next;
+        let offset = interval.as_nanos().saturating_mul(u128::from(next));
+        due = grid + Duration::from_nanos(offset.min(u128::from(u64::MAX)) as u64);
     }
 }
 
@@ -240,29 +258,33 @@ mod tests {
     fn missed_ticks_are_counted_not_queued() {
         let s = Duration::from_secs(1);
         let ms = Duration::from_millis;
-        // (elapsed, tick that ran) -> (next tick, missed)
+        // (due, ended) since the grid's start -> (next grid point, missed)
         let cases = [
-            (ms(10), 0, (1, 0)),   // ran on time
-            (ms(999), 0, (1, 0)),  // ran long, still before the next tick
-            (ms(1000), 0, (2, 1)), // exactly at the next tick: it is past, skip it
-            (ms(3500), 1, (4, 2)), // ticks 2 and 3 missed
-            (ms(500), 3, (4, 0)),  // never schedules backwards
+            (ms(0), ms(10), (1, 0)),      // ran on time
+            (ms(0), ms(999), (1, 0)),     // ran long, still before the next tick
+            (ms(0), ms(1000), (2, 1)),    // exactly at the next tick: it is past, skip it
+            (ms(1000), ms(3500), (4, 2)), // ticks 2 and 3 missed
+            (ms(300), ms(400), (1, 0)),   // a first run off the grid joins it
+            (ms(300), ms(1300), (2, 1)),  // ... and can miss its first grid point
+            (ms(950), ms(951), (2, 0)),   // ... but not moments after its first run
         ];
-        for (elapsed, tick, want) in cases {
-            assert_eq!(
-                next_tick(elapsed, s, tick),
-                want,
-                "elapsed {elapsed:?} tick {tick}"
-            );
+        for (due, now, want) in cases {
+            assert_eq!(next_tick(due, now, s), want, "due {due:?} now {now:?}");
         }
     }
 
     #[test]
-    fn jitter_stays_within_a_tenth_and_a_second() {
-        for _ in 0..100 {
-            assert!(jitter(Duration::from_millis(200)) < Duration::from_millis(20));
-            assert!(jitter(Duration::from_secs(60)) < Duration::from_millis(MAX_JITTER_MS));
-        }
-        assert_eq!(jitter(Duration::from_millis(5)), Duration::ZERO);
+    fn a_hosts_jobs_of_one_interval_share_a_phase_and_hosts_spread() {
+        let minute = Duration::from_secs(60);
+        let phases: std::collections::HashSet<Duration> = (0..100)
+            .map(|i| phase(&format!("host-{i}"), minute))
+            .collect();
+        assert!(phases.len() > 80, "100 hosts share {} phases", phases.len());
+        assert!(phases
+            .iter()
+            .all(|p| *p < Duration::from_millis(MAX_PHASE_MS)));
+        assert_eq!(phase("web-1", minute), phase("web-1", minute));
+        assert!(phase("web-1", Duration::from_millis(200)) < Duration::from_millis(20));
+        assert_eq!(phase("web-1", Duration::from_millis(5)), Duration::ZERO);
     }
 }
