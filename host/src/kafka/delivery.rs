@@ -19,8 +19,15 @@ use super::spool::Spool;
 use super::wake::WakingProducer;
 use crate::telemetry::DeliveryMetrics;
 
-/// How often the spool is fsynced and its cursor saved (the power-failure loss window).
+/// How soon after a run is spooled or acknowledged the spool is fsynced and its cursor
+/// saved: the power-failure loss window. The sync runs when everything handed to librdkafka
+/// is acknowledged (at most twice per interval), or when the oldest change reaches this age.
+/// So a host publishing a burst every second syncs on the wake-up that brought the burst's
+/// acknowledgements, and with nothing to sync there is no timer at all: an idle host's
+/// delivery thread sleeps until its next run.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(1000);
+/// How long the thread sleeps with nothing to sync, nothing in backoff and no stop asked.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -113,11 +120,23 @@ impl Driver {
         let mut resume_at = Instant::now();
         let mut backoff = MIN_BACKOFF;
         let mut last_sync = Instant::now();
+        // After a failed sync, the next attempt waits a whole interval.
+        let mut sync_retry_at = Instant::now();
         loop {
             let now = Instant::now();
             // Delivery reports, new runs and shutdown wake the thread; the timer is for the
-            // periodic sync, the end of a backoff and the shutdown deadline.
-            let mut wait = SYNC_INTERVAL.saturating_sub(last_sync.elapsed());
+            // sync, the end of a backoff and the shutdown deadline.
+            let dirty_since = self
+                .spool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .dirty_since();
+            let mut wait = match dirty_since {
+                Some(t) => (t + SYNC_INTERVAL)
+                    .max(sync_retry_at)
+                    .saturating_duration_since(now),
+                None => IDLE_WAIT,
+            };
             if now < resume_at {
                 wait = wait.min(resume_at - now);
             }
@@ -213,11 +232,17 @@ impl Driver {
                 }
                 in_flight += sent;
             }
-            if last_sync.elapsed() >= SYNC_INTERVAL {
+            let now = Instant::now();
+            let sync_due = spool.dirty_since().is_some_and(|t| {
+                now.saturating_duration_since(t) >= SYNC_INTERVAL
+                    || (in_flight == 0 && now - last_sync >= SYNC_INTERVAL / 2)
+            });
+            if sync_due && now >= sync_retry_at {
+                last_sync = now;
                 if let Err(e) = spool.sync() {
                     tracing::error!("cannot sync the spool: {e}");
+                    sync_retry_at = now + SYNC_INTERVAL;
                 }
-                last_sync = Instant::now();
             }
             if let Some(d) = deadline {
                 if spool.pending() == 0 || Instant::now() >= d {

@@ -61,6 +61,7 @@ impl Spool {
         self.ledger.add(job, len);
         self.total_bytes += len;
         self.unsynced = true;
+        self.dirty_since.get_or_insert_with(std::time::Instant::now);
         self.next_seq += 1;
         Ok(Appended::Stored { seq, evicted })
     }

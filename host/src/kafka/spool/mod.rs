@@ -13,6 +13,9 @@
 //! fsyncs the segment being written and saves the cursor; the caller runs it
 //! periodically, so a power failure loses at most what was appended since the last sync.
 //! A stale cursor only means already-delivered messages are sent again (at-least-once).
+//! The cursor is rewritten in place, fixed width (20 digits and a newline, within one
+//! disk sector), through a file kept open: after a crash it reads as the old value or
+//! the new one, and saving it costs one write instead of a create and a rename.
 //!
 //! Damage: a record that fails its checks costs only itself. Reading resynchronises at
 //! the next whole record (on open and while delivering); the lost sequence numbers are
@@ -29,10 +32,11 @@ mod segment;
 mod share;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use lock::DirLock;
 use segment::{Segment, SegmentReader};
@@ -44,6 +48,8 @@ pub use record::Record;
 pub const DEFAULT_SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
 
 const CURSOR_FILE: &str = "cursor";
+/// The cursor file's size: a `u64` in 20 decimal digits and a newline.
+const CURSOR_BYTES: u64 = 21;
 
 /// Make a write beyond the file size limit (`RLIMIT_FSIZE`) fail with `EFBIG`, which the
 /// spool survives, instead of killing the process with `SIGXFSZ`. Called once at start.
@@ -109,7 +115,11 @@ pub struct Spool {
     /// Acknowledged sequence numbers above `cursor` (deliveries finish out of order across partitions).
     acked_ahead: BTreeSet<u64>,
     saved_cursor: u64,
+    /// The cursor file, open once it has been written.
+    cursor_file: Option<File>,
     unsynced: bool,
+    /// When the first append or acknowledgement since the last sync happened.
+    dirty_since: Option<Instant>,
     reader: Option<SegmentReader>,
     read_seq: u64,
     total_bytes: u64,
@@ -220,6 +230,7 @@ impl Spool {
         }
         if self.cursor != before {
             self.count_live_segments();
+            self.dirty_since.get_or_insert_with(Instant::now);
         }
     }
 
@@ -239,6 +250,12 @@ impl Spool {
         }
     }
 
+    /// Since when appends or acknowledgements wait for [`Spool::sync`]; `None` when nothing
+    /// does.
+    pub fn dirty_since(&self) -> Option<Instant> {
+        self.dirty_since
+    }
+
     /// Make appends durable and persist the cursor, then delete fully acknowledged segments.
     /// Cheap when nothing changed.
     pub fn sync(&mut self) -> Result<(), SpoolError> {
@@ -249,13 +266,26 @@ impl Spool {
             self.unsynced = false;
         }
         if self.cursor != self.saved_cursor {
-            let tmp = self.dir.join("cursor.tmp");
-            write_private_file(&tmp, format!("{}\n", self.cursor).as_bytes())
-                .map_err(io_err(&tmp))?;
             let path = self.dir.join(CURSOR_FILE);
-            fs::rename(&tmp, &path).map_err(io_err(&path))?;
+            if self.cursor_file.is_none() {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(io_err(&path))?;
+                // Nothing longer than one value may follow it (all values are this wide).
+                file.set_len(CURSOR_BYTES).map_err(io_err(&path))?;
+                self.cursor_file = Some(file);
+            }
+            if let Some(file) = &self.cursor_file {
+                file.write_all_at(format!("{:020}\n", self.cursor).as_bytes(), 0)
+                    .map_err(io_err(&path))?;
+            }
             self.saved_cursor = self.cursor;
         }
+        self.dirty_since = None;
         // Keep the segment being written; drop the ones entirely below the cursor.
         while self.segments.len() > 1
             && self
@@ -277,10 +307,6 @@ fn create_private_file(path: &Path) -> io::Result<File> {
         .truncate(true)
         .mode(0o600)
         .open(path)
-}
-
-fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    create_private_file(path)?.write_all(bytes)
 }
 
 #[cfg(test)]

@@ -1,3 +1,5 @@
+use std::fs;
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 
 use super::segment::SEGMENT_HEADER_BYTES;
@@ -95,6 +97,43 @@ fn new_messages_are_read_after_the_spooled_ones() {
     append(&mut s, "b");
     append(&mut s, "c");
     assert_eq!(values(&read_all(&mut s)), ["b", "c"]);
+}
+
+#[test]
+fn the_cursor_is_rewritten_in_place_and_read_back_whatever_its_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let cursor_file = dir.path().join(CURSOR_FILE);
+    {
+        let (mut s, _) = open(dir.path(), 1 << 20, 1 << 20);
+        for i in 0..12 {
+            append(&mut s, &format!("m{i}"));
+        }
+        assert!(s.dirty_since().is_some());
+        for seq in 0..10 {
+            s.ack(seq);
+            s.sync().unwrap();
+        }
+        assert_eq!(s.dirty_since(), None, "a sync leaves nothing to sync");
+        assert_eq!(
+            fs::read_to_string(&cursor_file).unwrap(),
+            "00000000000000000010\n"
+        );
+    }
+    let (mut s, rec) = open(dir.path(), 1 << 20, 1 << 20);
+    assert_eq!(rec.pending, 2);
+    assert_eq!(values(&read_all(&mut s)), ["m10", "m11"]);
+    drop(s);
+    // A cursor written by an earlier version (no padding) is read the same way, and the
+    // next save replaces all of it.
+    fs::write(&cursor_file, "11\n").unwrap();
+    let (mut s, rec) = open(dir.path(), 1 << 20, 1 << 20);
+    assert_eq!(rec.pending, 1);
+    s.ack(11);
+    s.sync().unwrap();
+    assert_eq!(
+        fs::read_to_string(&cursor_file).unwrap(),
+        "00000000000000000012\n"
+    );
 }
 
 #[test]
