@@ -7,6 +7,7 @@
 //! a hundred times a second.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -26,16 +27,32 @@ pub struct Runtime {
     pub engine: Engine,
     cache: Option<CompileCache>,
     active: Arc<ActiveCalls>,
+    _ticker: Arc<TickerStop>,
     /// Compilations at a time (one per core): cranelift already compiles a component's
     /// functions in parallel, and each compilation holds memory in proportion to its size.
     pub compile_slots: Arc<tokio::sync::Semaphore>,
 }
 
-/// How many callers may be running wasm right now; the epoch ticker sleeps while it is 0.
+/// How many callers may be running wasm right now; the epoch ticker sleeps while it is 0,
+/// and ends once it is 0 and the runtime is gone.
 #[derive(Default)]
 struct ActiveCalls {
     count: Mutex<usize>,
+    /// Set (under `count`'s lock) when the last clone of the runtime is dropped.
+    stopped: AtomicBool,
     changed: Condvar,
+}
+
+/// Held by every clone of a [`Runtime`]: the last one to go stops the epoch ticker, which
+/// otherwise sleeps without a timeout while no wasm runs.
+struct TickerStop(Arc<ActiveCalls>);
+
+impl Drop for TickerStop {
+    fn drop(&mut self) {
+        let _count = self.0.lock();
+        self.0.stopped.store(true, Ordering::Relaxed);
+        self.0.changed.notify_all();
+    }
 }
 
 impl ActiveCalls {
@@ -101,22 +118,25 @@ impl Runtime {
         let engine = Engine::new(&engine_config(allocator))
             .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e}"))?;
         let active = Arc::new(ActiveCalls::default());
-        // The ticker holds weak references: it ends when the last engine clone is dropped.
+        // The ticker holds a weak reference to the engine: stores keep it alive while a
+        // call may still be running after the runtime itself is gone.
         let weak_engine = engine.weak();
-        let weak_active = Arc::downgrade(&active);
+        let ticker_active = active.clone();
         std::thread::Builder::new()
             .name("sonde-epoch".into())
             .spawn(move || loop {
                 {
-                    let Some(active) = weak_active.upgrade() else {
-                        return;
-                    };
+                    let active = &ticker_active;
                     let count = active.lock();
-                    // Wake up now and then while idle to notice the runtime going away.
-                    let _idle = active
+                    let count = active
                         .changed
-                        .wait_timeout_while(count, Duration::from_secs(1), |n| *n == 0)
+                        .wait_while(count, |n| {
+                            *n == 0 && !active.stopped.load(Ordering::Relaxed)
+                        })
                         .unwrap_or_else(|p| p.into_inner());
+                    if *count == 0 {
+                        return; // stopped, and nothing runs
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(EPOCH_TICK_MS));
                 match weak_engine.upgrade() {
@@ -136,6 +156,7 @@ impl Runtime {
         Ok(Runtime {
             engine,
             cache,
+            _ticker: Arc::new(TickerStop(active.clone())),
             active,
             compile_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
         })
