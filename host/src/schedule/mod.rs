@@ -2,6 +2,7 @@
 //! each job on its interval, the watcher that keeps jobs in step with the probe files,
 //! and `--once`.
 
+mod dir_events;
 pub mod job;
 pub mod once;
 pub mod publishable;

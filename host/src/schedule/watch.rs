@@ -1,4 +1,9 @@
-//! Hot-load: polls the probe files and directories the host runs from.
+//! Hot-load: watches the probe files and directories the host runs from.
+//!
+//! A pass over them runs when inotify reports a change in one of their directories, every
+//! [`POLL_INTERVAL_MS`] while a file is settling (or a directory cannot be watched), and
+//! every [`FALLBACK_POLL_MS`] otherwise, for what inotify cannot see (a file behind a
+//! symlink into another directory).
 //!
 //! - a new `.wasm` in a watched directory starts a job (named after the file);
 //! - a changed file is loaded again in the background (a task per file, compilation on a
@@ -10,7 +15,7 @@
 //! consecutive polls, so a file being copied is not read half-written. A file that fails
 //! to load is reported once per content and retried when it changes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,11 +25,15 @@ use tokio::task::JoinSet;
 use crate::config::{default_limits, Defaults, JobSpec};
 use crate::fleet::service::{add_jobs, check_component, FleetJobs};
 use crate::runtime::probe::{Host, LoadedProbe};
+use crate::schedule::dir_events::DirEvents;
 use crate::schedule::job::Job;
 use crate::schedule::scheduler::Scheduler;
 
-/// How often the watched paths are checked.
+/// How often the watched paths are checked while a file is settling or a directory
+/// cannot be watched.
 pub const POLL_INTERVAL_MS: u64 = 500;
+/// How often they are checked otherwise.
+pub const FALLBACK_POLL_MS: u64 = 5_000;
 
 /// Where jobs come from: `--probes` files and directories, and host.toml's `[[job]]`s.
 #[derive(Debug, Clone, Default)]
@@ -156,6 +165,8 @@ pub struct Watcher {
     readiness: Option<sonde_telemetry::Readiness>,
     /// Jobs delivered as signed bundles (`[fleet]`), beside the sources'.
     fleet: Option<FleetJobs>,
+    /// The directories holding the files of the last pass, to watch for changes.
+    dirs: BTreeSet<PathBuf>,
 }
 
 impl Watcher {
@@ -172,6 +183,7 @@ impl Watcher {
             load_failures: sonde_telemetry::Counter::noop(),
             readiness: None,
             fleet: None,
+            dirs: BTreeSet::new(),
         }
     }
 
@@ -234,6 +246,13 @@ impl Watcher {
         }
         let paths: HashSet<PathBuf> = specs.iter().map(|s| s.probe_path.clone()).collect();
         self.files.retain(|p, _| paths.contains(p));
+        self.dirs = (self.sources.dirs.iter().cloned())
+            .chain(
+                paths
+                    .iter()
+                    .filter_map(|p| p.parent().map(Path::to_path_buf)),
+            )
+            .collect();
         for path in &paths {
             self.refresh_file(path, debounce);
         }
@@ -340,6 +359,13 @@ impl Watcher {
         self.poll(scheduler, false).await;
     }
 
+    /// Whether every file seen has been handed to a load: nothing waits for a next pass.
+    fn settled(&self) -> bool {
+        self.files
+            .values()
+            .all(|f| f.seen.is_none() || f.seen == f.loaded_at)
+    }
+
     /// Start a background load of `path` when its content is new and settled and no load
     /// of it is running (a file that changes during a load is loaded again afterwards).
     fn refresh_file(&mut self, path: &Path, debounce: bool) {
@@ -392,9 +418,7 @@ impl Watcher {
         tokio::pin!(stop);
         self.poll(scheduler, false).await;
         let mut first_pass_pending = true;
-        let mut ticks = tokio::time::interval(Duration::from_millis(POLL_INTERVAL_MS));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.reset();
+        let mut events = DirEvents::new();
         let mut fleet = self.fleet.clone();
         loop {
             if first_pass_pending && self.loads.is_empty() {
@@ -406,6 +430,12 @@ impl Watcher {
                     tracing::warn!("no job is running yet; waiting for probe files to appear");
                 }
             }
+            let added = events.watch(&self.dirs);
+            let next_poll = if self.settled() && events.complete() && !added {
+                FALLBACK_POLL_MS
+            } else {
+                POLL_INTERVAL_MS
+            };
             tokio::select! {
                 _ = &mut stop => break,
                 Some(done) = self.loads.join_next() => match done {
@@ -413,9 +443,9 @@ impl Watcher {
                     Err(e) => tracing::error!("a probe load task failed: {e}"),
                 },
                 Some(sources) = reloads.recv() => self.set_sources(scheduler, sources).await,
-                _ = ticks.tick() => self.poll(scheduler, true).await,
+                _ = events.changed() => self.poll(scheduler, true).await,
+                _ = tokio::time::sleep(Duration::from_millis(next_poll)) => self.poll(scheduler, true).await,
                 true = fleet_changed(&mut fleet) => self.poll(scheduler, false).await,
-                _ = tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)) => self.poll(scheduler, true).await,
             }
         }
         self.loads.abort_all();
