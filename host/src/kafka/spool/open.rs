@@ -91,6 +91,8 @@ impl Spool {
             ledger: Ledger::default(),
             lost_reading: 0,
             #[cfg(test)]
+            data_syncs: 0,
+            #[cfg(test)]
             faults: VecDeque::new(),
         };
         spool.count_live_segments();

@@ -137,6 +137,34 @@ fn the_cursor_is_rewritten_in_place_and_read_back_whatever_its_width() {
 }
 
 #[test]
+fn records_kafka_acknowledged_before_the_sync_are_not_flushed_to_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, _) = open(dir.path(), 1 << 20, 1 << 20);
+    for i in 0..3 {
+        append(&mut s, &format!("m{i}"));
+    }
+    for seq in 0..3 {
+        s.ack(seq);
+    }
+    s.sync().unwrap();
+    assert_eq!(s.data_syncs, 0, "everything appended was delivered");
+    append(&mut s, "m3");
+    append(&mut s, "m4");
+    s.ack(4);
+    s.sync().unwrap();
+    assert_eq!(
+        s.data_syncs, 1,
+        "m3 is not delivered: the segment is flushed"
+    );
+    s.ack(3);
+    s.sync().unwrap();
+    assert_eq!(s.data_syncs, 1, "only the cursor changed");
+    drop(s);
+    let (_, rec) = open(dir.path(), 1 << 20, 1 << 20);
+    assert_eq!(rec.pending, 0);
+}
+
+#[test]
 fn restart_replays_only_unacknowledged() {
     let dir = tempfile::tempdir().unwrap();
     {
