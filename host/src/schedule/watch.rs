@@ -34,6 +34,8 @@ use crate::schedule::scheduler::Scheduler;
 pub const POLL_INTERVAL_MS: u64 = 500;
 /// How often they are checked otherwise.
 pub const FALLBACK_POLL_MS: u64 = 5_000;
+/// How long after a change event the pass runs (events meanwhile are taken with it).
+const EVENT_SETTLE_MS: u64 = 100;
 
 /// Where jobs come from: `--probes` files and directories, and host.toml's `[[job]]`s.
 #[derive(Debug, Clone, Default)]
@@ -443,7 +445,12 @@ impl Watcher {
                     Err(e) => tracing::error!("a probe load task failed: {e}"),
                 },
                 Some(sources) = reloads.recv() => self.set_sources(scheduler, sources).await,
-                _ = events.changed() => self.poll(scheduler, true).await,
+                _ = events.changed() => {
+                    // Let a burst of changes (a copy in progress, a busy directory) settle:
+                    // at most one pass per EVENT_SETTLE_MS however many events arrive.
+                    tokio::time::sleep(Duration::from_millis(EVENT_SETTLE_MS)).await;
+                    self.poll(scheduler, true).await
+                }
                 _ = tokio::time::sleep(Duration::from_millis(next_poll)) => self.poll(scheduler, true).await,
                 true = fleet_changed(&mut fleet) => self.poll(scheduler, false).await,
             }
