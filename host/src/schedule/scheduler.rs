@@ -190,8 +190,11 @@ async fn job_loop(
     mut probe_rx: watch::Receiver<Arc<LoadedProbe>>,
     mut stop_rx: watch::Receiver<bool>,
 ) {
+    // The grid for the job's interval, hashed again only when a swapped probe changes it.
+    let grid_for = |interval: Duration| (interval, origin + phase(&hostname, interval));
+    let (mut grid_interval, mut grid) = grid_for(job.interval());
     // The first run is due after the host's phase; the next ones on the grid.
-    let mut due = Instant::now() + phase(&hostname, job.interval());
+    let mut due = Instant::now() + grid.saturating_duration_since(origin);
     let mut missed_total: u64 = 0;
     loop {
         tokio::select! {
@@ -233,7 +236,9 @@ async fn job_loop(
         tracing::debug!(job = %job.spec.name, %run_id, ?status, "run published");
         drop(_permit);
         let interval = job.interval();
-        let grid = origin + phase(&hostname, interval);
+        if interval != grid_interval {
+            (grid_interval, grid) = grid_for(interval);
+        }
         let (next, missed) = next_tick(
             due.saturating_duration_since(grid),
             Instant::now().saturating_duration_since(grid),

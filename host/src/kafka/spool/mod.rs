@@ -268,13 +268,13 @@ impl Spool {
             // stale cursor over a lost tail only resends what survived. With the broker up,
             // a burst is acknowledged before its sync and the disk is not flushed at all.
             let all_delivered = self.cursor >= self.next_seq;
-            if let (Some(file), Some(seg), false) =
-                (&self.active, self.segments.back(), all_delivered)
-            {
-                file.sync_data().map_err(io_err(&seg.path))?;
-                #[cfg(test)]
-                {
-                    self.data_syncs += 1;
+            if let (Some(file), Some(seg)) = (&self.active, self.segments.back()) {
+                if !all_delivered {
+                    file.sync_data().map_err(io_err(&seg.path))?;
+                    #[cfg(test)]
+                    {
+                        self.data_syncs += 1;
+                    }
                 }
             }
             self.unsynced = false;
