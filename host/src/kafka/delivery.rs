@@ -126,15 +126,18 @@ impl Driver {
             let now = Instant::now();
             // Delivery reports, new runs and shutdown wake the thread; the timer is for the
             // sync, the end of a backoff and the shutdown deadline.
-            let dirty_since = self
-                .spool
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .dirty_since();
+            let (dirty_since, undelivered) = {
+                let spool = self.spool.lock().unwrap_or_else(|e| e.into_inner());
+                (spool.dirty_since(), spool.pending() > 0)
+            };
             let mut wait = match dirty_since {
                 Some(t) => (t + SYNC_INTERVAL)
                     .max(sync_retry_at)
                     .saturating_duration_since(now),
+                // While runs wait for delivery the thread still looks every interval: a
+                // resend after refusals was seen to stall without it (a wake-up that never
+                // came), until the shutdown deadline.
+                None if undelivered => SYNC_INTERVAL,
                 None => IDLE_WAIT,
             };
             if now < resume_at {
