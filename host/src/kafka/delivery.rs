@@ -23,8 +23,8 @@ use crate::telemetry::DeliveryMetrics;
 /// saved: the power-failure loss window. The sync runs when everything handed to librdkafka
 /// is acknowledged (at most twice per interval), or when the oldest change reaches this age.
 /// So a host publishing a burst every second syncs on the wake-up that brought the burst's
-/// acknowledgements, and with nothing to sync there is no timer at all: an idle host's
-/// delivery thread sleeps until its next run.
+/// acknowledgements, and with nothing to sync and nothing waiting for delivery there is no
+/// timer at all: an idle host's delivery thread sleeps until its next run.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(1000);
 /// How long the thread sleeps with nothing to sync, nothing in backoff and no stop asked.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
