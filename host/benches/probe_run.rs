@@ -11,7 +11,6 @@
 //!
 //! Needs `just build-probes` (probes/cpu.wasm).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -22,7 +21,7 @@ use sonde_host::runtime::engine::{InstanceAllocator, Runtime};
 use sonde_host::runtime::limits::RunLimits;
 use sonde_host::runtime::probe::Host;
 use sonde_host::schedule::job::Job;
-use sonde_message::Sample;
+use sonde_message::{Labels, Sample};
 
 fn cpu_wasm() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../probes/cpu.wasm");
@@ -97,7 +96,7 @@ impl NativeCpu {
                         *d as f64 / total as f64
                     },
                     unit: "1".into(),
-                    labels: BTreeMap::from([
+                    labels: Labels::from([
                         ("cpu".to_string(), label.clone()),
                         ("state".to_string(), state.to_string()),
                     ]),

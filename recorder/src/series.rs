@@ -23,7 +23,7 @@ use std::hash::BuildHasher;
 use anyhow::{Context, Result};
 use foldhash::fast::RandomState;
 use sha2::{Digest, Sha256};
-use sonde_message::{RunMessage, Sample};
+use sonde_message::{Labels, RunMessage, Sample};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
@@ -37,7 +37,7 @@ pub struct SeriesKey {
     pub job: String,
     pub metric: String,
     pub unit: String,
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
 }
 
 impl SeriesKey {

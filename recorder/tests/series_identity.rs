@@ -2,9 +2,7 @@
 //! keeps existing series (and computes the same bytes as the recorder), collisions of the
 //! hash never merge two series, and labels far beyond a btree row are stored.
 
-use std::collections::BTreeMap;
-
-use sonde_message::{RunMessage, Sample};
+use sonde_message::{Labels, RunMessage, Sample};
 use sonde_recorder::migrations;
 use sonde_recorder::series::{SeriesCache, SeriesKey};
 use sonde_tests::{create_test_database, pg_connect, Env};
@@ -16,20 +14,14 @@ async fn fresh_database() -> Client {
     pg_connect(&env, &database).await.expect("connect")
 }
 
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
-fn run(
-    host: &str,
-    probe: &str,
-    job: &str,
-    metric: &str,
-    l: &BTreeMap<String, String>,
-) -> RunMessage {
+fn run(host: &str, probe: &str, job: &str, metric: &str, l: &Labels) -> RunMessage {
     let mut m = RunMessage::new(host, probe, "0.1.0", job, chrono::Utc::now());
     m.samples.push(Sample {
         name: metric.into(),
@@ -215,7 +207,7 @@ async fn labels_far_beyond_a_btree_row_are_stored() {
         .await
         .expect("migrate");
     let max = sonde_message::limits::MAX_LABEL_VALUE_BYTES;
-    let big: BTreeMap<String, String> = (0..sonde_message::limits::MAX_LABELS_PER_SAMPLE)
+    let big: Labels = (0..sonde_message::limits::MAX_LABELS_PER_SAMPLE)
         .map(|i| (format!("label-{i}"), format!("{i}{}", "v".repeat(max - 3))))
         .collect();
     let m = run("web-1", "http-check", "site", "http.check.up", &big);

@@ -33,12 +33,11 @@
 mod labels;
 pub mod limits;
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use labels::Labels;
 pub use limits::{validate, Violation, MAX_FUTURE_SKEW_SECS};
 
 /// The only message version this crate writes and accepts.
@@ -92,8 +91,8 @@ pub struct Sample {
     pub value: f64,
     pub unit: String,
     /// A label key given twice in one sample is refused (no "last one wins").
-    #[serde(default, deserialize_with = "labels::unique")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: Labels,
 }
 
 impl RunMessage {

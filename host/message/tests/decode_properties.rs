@@ -43,7 +43,7 @@ fn sample() -> impl Strategy<Value = Sample> {
             name,
             value,
             unit,
-            labels,
+            labels: labels.into(),
         })
 }
 

@@ -9,11 +9,9 @@
 //! - Anything else over the limits fails the run with one line, `output invalid: ...`.
 //! - Every error text passes through `sanitize_error_text` (part of it comes from the probe).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use sonde_message::limits::{check_sample, preview, sanitize_error_text, violation, Violation};
-use sonde_message::{RunMessage, RunStatus, Sample};
+use sonde_message::{Labels, RunMessage, RunStatus, Sample};
 
 use crate::runtime::bindings::Sample as ProbeSample;
 
@@ -32,16 +30,12 @@ pub fn samples(raw: Vec<ProbeSample>) -> Result<Samples, Violation> {
             out.dropped_non_finite += 1;
             continue;
         }
-        let mut labels = BTreeMap::new();
-        for (key, value) in s.labels {
-            if labels.contains_key(&key) {
-                return Err(violation(
-                    format!("samples[{i}].labels"),
-                    format!("key \"{}\" given twice", preview(&key)),
-                ));
-            }
-            labels.insert(key, value);
-        }
+        let labels = Labels::from_unique(s.labels).map_err(|key| {
+            violation(
+                format!("samples[{i}].labels"),
+                format!("key \"{}\" given twice", preview(&key)),
+            )
+        })?;
         let sample = Sample {
             name: s.name,
             value: s.value,
@@ -127,7 +121,7 @@ mod tests {
                 name: "m".into(),
                 value: 1.0,
                 unit: "1".into(),
-                labels: BTreeMap::new(),
+                labels: Labels::new(),
             };
             sonde_message::limits::MAX_SAMPLES_PER_MESSAGE + 1
         ];

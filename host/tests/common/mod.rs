@@ -201,7 +201,7 @@ pub fn sample_value(run: &RunMessage, name: &str, labels: &[(&str, &str)]) -> f6
             s.name == name
                 && labels
                     .iter()
-                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+                    .all(|(k, v)| s.labels.get(k).map(String::as_str) == Some(*v))
         })
         .unwrap_or_else(|| panic!("no sample {name} {labels:?} in {:?}", run.samples))
         .value

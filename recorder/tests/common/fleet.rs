@@ -4,8 +4,6 @@
 //! the recorder's own `Writer` (the same series and partition code as real ingest), without
 //! Kafka.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use sonde_message::{RunMessage, RunStatus, Sample};
 use sonde_recorder::batch::Batch;
@@ -81,7 +79,7 @@ fn sample(name: &str, value: f64, unit: &str, labels: &[(&str, &str)]) -> Sample
         labels: labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
+            .collect(),
     }
 }
 

@@ -4,7 +4,6 @@
 
 pub mod fleet;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -212,7 +211,7 @@ pub fn make_runs(runs: usize, samples: usize) -> Vec<RunMessage> {
                     name: "system.cpu.utilization".into(),
                     value: j as f64 / 10.0,
                     unit: "1".into(),
-                    labels: BTreeMap::from([("cpu".to_string(), j.to_string())]),
+                    labels: [("cpu".to_string(), j.to_string())].into(),
                 });
             }
             m

@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::Utc;
-use sonde_message::{decode, RunMessage, RunStatus};
+use sonde_message::{decode, Labels, RunMessage, RunStatus};
 
 use super::*;
 
@@ -28,7 +28,7 @@ fn decoded_runs(fleet: &mut Fleet) -> Vec<RunMessage> {
         .collect()
 }
 
-fn values<'a>(run: &'a RunMessage, name: &str) -> Vec<(&'a BTreeMap<String, String>, f64)> {
+fn values<'a>(run: &'a RunMessage, name: &str) -> Vec<(&'a Labels, f64)> {
     run.samples
         .iter()
         .filter(|s| s.name == name)
