@@ -27,6 +27,22 @@ const PARTITIONS: i32 = 4;
 struct Timed {
     secs: f64,
     with_startup_secs: f64,
+    /// CPU seconds the process used in `secs` (the recorder's; psql's is not measured).
+    cpu_secs: Option<f64>,
+}
+
+/// User + system CPU seconds of process `pid` so far, from `/proc/PID/stat`.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..]
+        .split(' ')
+        .collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks as f64 / hz
 }
 
 fn main() {
@@ -154,11 +170,17 @@ async fn bench() {
         sample.len(),
         recorder_rate / per_row_rate
     );
+    let recorder_cpu = recorder.cpu_secs.unwrap_or_default();
+    println!(
+        "\nThe recorder used {recorder_cpu:.2} CPU-seconds over its {:.2} s ({:.2} per million samples).",
+        recorder.secs,
+        recorder_cpu * 1e6 / samples as f64
+    );
     println!("\nGoal: ≥ 0.8× COPY, ≥ 50× per-row.");
     // For `just bench`, which adds a row for the Python consumer on the same topic.
     println!(
         "BENCH_RESULT recorder_rate={recorder_rate:.0} copy_rate={copy_rate:.0} per_row_rate={per_row_rate:.0} \
-         recorder_startup_secs={:.2} copy_startup_secs={:.2} recorder_rate_from_start={:.0} copy_rate_from_start={:.0} topic={}",
+         recorder_startup_secs={:.2} copy_startup_secs={:.2} recorder_rate_from_start={:.0} copy_rate_from_start={:.0} recorder_cpu_secs={recorder_cpu:.2} topic={}",
         recorder.with_startup_secs - recorder.secs,
         copy.with_startup_secs - copy.secs,
         rate(recorder.with_startup_secs),
@@ -177,6 +199,7 @@ async fn time_recorder(t: &common::Target, db: &tokio_postgres::Client, runs: i6
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let ready = Instant::now();
+    let cpu_at_ready = cpu_secs(recorder.child.id());
     // Polled every 10 ms: often enough to time the end within 0.5 % of a run of seconds,
     // seldom enough to leave PostgreSQL's CPU to the recorder.
     let offsets = "SELECT coalesce(sum(next_offset), 0)::bigint FROM kafka_offset";
@@ -187,6 +210,7 @@ async fn time_recorder(t: &common::Target, db: &tokio_postgres::Client, runs: i6
     let timed = Timed {
         secs: ready.elapsed().as_secs_f64(),
         with_startup_secs: spawned.elapsed().as_secs_f64(),
+        cpu_secs: Some(cpu_secs(recorder.child.id()) - cpu_at_ready),
     };
     assert!(recorder.terminate(), "recorder did not stop cleanly");
     timed
@@ -224,5 +248,6 @@ fn psql(env: &Env, db: &str, command: &str) -> Timed {
     Timed {
         secs: ms / 1000.0,
         with_startup_secs,
+        cpu_secs: None,
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! [`app::run`] is the whole service; the other modules are its parts, each testable alone.
 
+pub mod allocator;
 pub mod app;
 pub mod batch;
 pub mod check;

@@ -7,7 +7,12 @@ use sonde_recorder::app;
 use sonde_recorder::cli::{Cli, Command};
 use sonde_recorder::report;
 
+/// See [`sonde_recorder::allocator`].
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    sonde_recorder::allocator::keep_freed_memory();
     let cli = Cli::parse();
     cli.log.init(&[
         "info,librdkafka=warn,tokio_postgres=warn",
