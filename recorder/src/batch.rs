@@ -137,6 +137,11 @@ impl Batch {
         self.next_offsets.is_empty()
     }
 
+    /// At the row or byte limit (the age limit aside).
+    pub fn is_full(&self, limits: &BatchLimits) -> bool {
+        self.rows() >= limits.max_rows || self.bytes >= limits.max_bytes
+    }
+
     pub fn should_flush(&self, limits: &BatchLimits) -> bool {
         let age = self.first_at.map(|t| t.elapsed()).unwrap_or_default();
         !self.is_empty() && should_flush(self.rows(), self.bytes, age, limits)
