@@ -104,6 +104,10 @@ report since="1h" database="sonde_demo":
 bench:
     tests/stack/bench.sh
 
+# Rewrite host/symbol-order.txt from a release host run under callgrind (the functions a host runs, which the release link packs together; docs/performance.md).
+symbol-order:
+    tests/stack/symbol-order.sh
+
 # Scale test: 10,000 simulated hosts (sonde-loadgen) into 1, 2, then 3 recorders; prints one table and appends it to bench-results/scale-history.md (docs/scaling.md).
 bench-scale:
     tests/stack/bench-scale.sh
