@@ -23,7 +23,10 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 "$STACK_DIR/up.sh" >/dev/null
 "$STACK_DIR/build-probes.sh" >/dev/null
-(cd "$ROOT" && cargo build --release -q -p sonde-host) || die "cargo build --release -p sonde-host failed"
+# Built as `just build`, `just package` and the bench build it, host and recorder together:
+# symbol names carry a hash of each crate's features, which differ when the host is built alone.
+(cd "$ROOT" && cargo build --release -q -p sonde-host -p sonde-recorder) ||
+    die "cargo build --release -p sonde-host -p sonde-recorder failed"
 host="$ROOT/target/release/host"
 
 # shellcheck disable=SC1091
