@@ -119,6 +119,12 @@ impl DirEvents {
         }
     }
 
+    /// Take the changes already queued, without waiting: a pass about to run covers them.
+    pub fn take_queued(&mut self) {
+        // Completes only if a change is queued, consuming it and everything behind it.
+        let _ = self.changed().now_or_never();
+    }
+
     #[cfg(test)]
     fn is_watched(&self, dir: &std::path::Path) -> bool {
         self.watched.contains_key(dir)
@@ -168,6 +174,29 @@ mod tests {
         );
         std::fs::remove_file(&file).unwrap();
         assert!(changed_within(&mut events, 2000).await, "a removed file");
+    }
+
+    #[tokio::test]
+    async fn changes_taken_while_queued_wake_nothing_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut events = DirEvents::new();
+        let wanted: BTreeSet<PathBuf> = [dir.path().to_path_buf()].into();
+        assert!(events.watch(&wanted));
+        for name in ["a.wasm", "b.wasm", "c.wasm"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        // Give the kernel time to queue the events, as the watcher's settle delay does.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        events.take_queued();
+        assert!(
+            !changed_within(&mut events, 300).await,
+            "the queued changes were taken"
+        );
+        std::fs::write(dir.path().join("d.wasm"), b"x").unwrap();
+        assert!(
+            changed_within(&mut events, 2000).await,
+            "a change after them still wakes"
+        );
     }
 
     #[tokio::test]

@@ -449,6 +449,7 @@ impl Watcher {
                     // Let a burst of changes (a copy in progress, a busy directory) settle:
                     // at most one pass per EVENT_SETTLE_MS however many events arrive.
                     tokio::time::sleep(Duration::from_millis(EVENT_SETTLE_MS)).await;
+                    events.take_queued();
                     self.poll(scheduler, true).await
                 }
                 _ = tokio::time::sleep(Duration::from_millis(next_poll)) => self.poll(scheduler, true).await,
