@@ -31,8 +31,6 @@ const PARTITIONS: i32 = 4;
 struct Timed {
     secs: f64,
     with_startup_secs: f64,
-    /// CPU seconds the process used in `secs` (the recorder's; psql's is not measured).
-    cpu_secs: Option<f64>,
 }
 
 /// User + system CPU seconds of process `pid` so far, from `/proc/PID/stat`.
@@ -61,6 +59,8 @@ fn main() {
 /// One round: the recorder over a freshly filled topic, then `psql \copy` of its rows.
 struct Round {
     recorder: Timed,
+    /// CPU seconds the recorder used in `recorder.secs`.
+    recorder_cpu_secs: f64,
     copy: Timed,
     /// The recorder's database (rows to sample for the per-row method) and the copy's.
     db: tokio_postgres::Client,
@@ -96,6 +96,7 @@ async fn bench() {
     let ratios: Vec<String> = done.iter().map(|r| format!("{:.2}", r.ratio())).collect();
     let Round {
         recorder,
+        recorder_cpu_secs: recorder_cpu,
         copy,
         db,
         copy_client,
@@ -160,7 +161,6 @@ async fn bench() {
         sample.len(),
         recorder_rate / per_row_rate
     );
-    let recorder_cpu = recorder.cpu_secs.unwrap_or_default();
     println!(
         "\nThe recorder used {recorder_cpu:.2} CPU-seconds over its {:.2} s ({:.2} per million samples).",
         recorder.secs,
@@ -196,7 +196,7 @@ async fn round(runs: usize) -> Round {
 
     eprintln!("recorder…");
     let db = pg_connect(&env, &t.database).await.expect("connect");
-    let recorder = time_recorder(&t, &db, runs as i64).await;
+    let (recorder, recorder_cpu_secs) = time_recorder(&t, &db, runs as i64).await;
     assert_eq!(
         common::count(&db, "SELECT count(*) FROM measurement").await,
         samples,
@@ -239,6 +239,7 @@ async fn round(runs: usize) -> Round {
     );
     Round {
         recorder,
+        recorder_cpu_secs,
         copy,
         db,
         copy_client,
@@ -247,7 +248,8 @@ async fn round(runs: usize) -> Round {
 }
 
 /// Run the recorder over the pre-filled topic until all `runs` offsets are committed.
-async fn time_recorder(t: &common::Target, db: &tokio_postgres::Client, runs: i64) -> Timed {
+/// Also returns the CPU seconds the recorder used in the timed part.
+async fn time_recorder(t: &common::Target, db: &tokio_postgres::Client, runs: i64) -> (Timed, f64) {
     let spawned = Instant::now();
     let mut recorder = common::Recorder::start(t, "batch.max_rows = 50000\n");
     let assigned = format!("assigned {}/", t.topic);
@@ -267,10 +269,10 @@ async fn time_recorder(t: &common::Target, db: &tokio_postgres::Client, runs: i6
     let timed = Timed {
         secs: ready.elapsed().as_secs_f64(),
         with_startup_secs: spawned.elapsed().as_secs_f64(),
-        cpu_secs: Some(cpu_secs(recorder.child.id()) - cpu_at_ready),
     };
+    let cpu = cpu_secs(recorder.child.id()) - cpu_at_ready;
     assert!(recorder.terminate(), "recorder did not stop cleanly");
-    timed
+    (timed, cpu)
 }
 
 /// Run one psql meta-command over SSL (verify-full) against `db`, timed by psql's own
@@ -305,6 +307,5 @@ fn psql(env: &Env, db: &str, command: &str) -> Timed {
     Timed {
         secs: ms / 1000.0,
         with_startup_secs,
-        cpu_secs: None,
     }
 }
