@@ -367,3 +367,39 @@ async fn timed_out_lookups_are_cancelled_and_hold_no_thread() {
         "200 pending lookups grew the process from {before} to {after} threads"
     );
 }
+
+#[tokio::test]
+async fn the_client_connects_at_its_first_fetch_and_clones_share_it() {
+    let server = TestServer::start(Reply::Fixed(response("200 OK", "", b"up"))).await;
+    let list = allow(&[&server.url("http", "")]);
+    let client = client_with(HttpLimits::default());
+    let clone = client.clone();
+    // Nothing is made before a fetch: a host whose probes never fetch carries no TLS context.
+    assert!(
+        format!("{client:?}").contains("connected: false"),
+        "{client:?}"
+    );
+    let resp = fetch(&clone, &list, get(&server.url("http", "/")))
+        .await
+        .expect("fetch");
+    assert_eq!(resp.body, b"up");
+    assert!(
+        format!("{client:?}").contains("connected: true"),
+        "{client:?}"
+    );
+}
+
+#[test]
+fn an_unreadable_extra_ca_file_stops_the_client_at_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("missing-ca.pem");
+    let err = HttpClient::new(HttpLimits {
+        extra_ca_file: Some(missing.clone()),
+        ..HttpLimits::default()
+    })
+    .expect_err("a missing CA file is refused at start");
+    assert!(
+        format!("{err:#}").contains(&missing.display().to_string()),
+        "{err:#}"
+    );
+}

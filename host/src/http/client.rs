@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -44,25 +44,26 @@ impl Default for HttpLimits {
     }
 }
 
-/// Cheap to clone: the TLS configuration is shared.
+/// Cheap to clone: the TLS configuration and the resolver are shared.
+///
+/// Both are made at the first fetch, not before: OpenSSL's client context parses the
+/// system's trusted roots (about a megabyte of memory and of libcrypto's code), which a
+/// host whose probes never fetch would carry for nothing. An extra CA file is the
+/// exception: it is read at start, so that a bad one stops the host with its path.
 #[derive(Clone)]
 pub struct HttpClient {
-    tls: Arc<SslConnector>,
-    resolver: Resolver,
+    connector: Arc<OnceLock<Connector>>,
     limits: HttpLimits,
 }
 
-impl std::fmt::Debug for HttpClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpClient")
-            .field("limits", &self.limits)
-            .finish_non_exhaustive()
-    }
+/// What every fetch connects with.
+struct Connector {
+    tls: SslConnector,
+    resolver: Resolver,
 }
 
-impl HttpClient {
-    /// Fails when the extra CA file cannot be read or holds no certificate.
-    pub fn new(limits: HttpLimits) -> anyhow::Result<Self> {
+impl Connector {
+    fn new(limits: &HttpLimits) -> anyhow::Result<Self> {
         let mut builder =
             SslConnector::builder(SslMethod::tls_client()).context("creating the TLS client")?;
         if let Some(ca) = &limits.extra_ca_file {
@@ -70,11 +71,44 @@ impl HttpClient {
                 .set_ca_file(ca)
                 .with_context(|| format!("reading extra CA certificates from {}", ca.display()))?;
         }
-        Ok(HttpClient {
-            tls: Arc::new(builder.build()),
+        Ok(Connector {
+            tls: builder.build(),
             resolver: Resolver::new(limits.dns_servers.as_deref())?,
+        })
+    }
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("limits", &self.limits)
+            .field("connected", &self.connector.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// Fails when the extra CA file cannot be read or holds no certificate.
+    pub fn new(limits: HttpLimits) -> anyhow::Result<Self> {
+        let connector = OnceLock::new();
+        if limits.extra_ca_file.is_some() {
+            let _ = connector.set(Connector::new(&limits)?);
+        }
+        Ok(HttpClient {
+            connector: Arc::new(connector),
             limits,
         })
+    }
+
+    /// The connector, made on first use (a failure is the fetch's, and the next fetch
+    /// tries again).
+    fn connector(&self) -> Result<&Connector, HttpError> {
+        if let Some(connector) = self.connector.get() {
+            return Ok(connector);
+        }
+        let made = Connector::new(&self.limits).map_err(|e| HttpError::Other(format!("{e:#}")))?;
+        // Two first fetches at once both make one; the first stored is kept.
+        Ok(self.connector.get_or_init(|| made))
     }
 
     pub fn limits(&self) -> &HttpLimits {
@@ -105,7 +139,8 @@ impl HttpClient {
         let mut received = 0u64;
         let work = async {
             let allowed = |addr| check_address(allow, &self.limits.deny_ranges, &url, addr);
-            let connected = connect(&url, &self.tls, &self.resolver, allowed).await?;
+            let connector = self.connector()?;
+            let connected = connect(&url, &connector.tls, &connector.resolver, allowed).await?;
             let out = Outgoing {
                 method,
                 url: &url,
