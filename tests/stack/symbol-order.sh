@@ -2,11 +2,15 @@
 # Writes host/symbol-order.txt: the functions of the release host that a running host
 # executes, which host/build.rs has the linker place together (docs/performance.md).
 #
-# Runs the release host under valgrind's callgrind for SYMBOL_ORDER_SECONDS (55) with the
-# bench's jobs (cpu, memory and bandwidth at 1 s, published to the local broker over mutual
-# TLS), start-up and shutdown included, and lists every function of the executable that ran,
-# in the order the linker last placed them. Rerun after a toolchain or dependency update:
-# functions renamed since are skipped at link time, so a stale order only packs less.
+# Two profiles of the release host under valgrind's callgrind: compiling the bench's probes
+# (cpu, memory, bandwidth) into an empty cache, then SYMBOL_ORDER_SECONDS (55) of running
+# them at 1 s from that cache, publishing to the local broker over mutual TLS, start-up and
+# shutdown included. The list holds every function of the executable the second profile
+# ran, then those only the first ran, each group in the order the linker last placed them:
+# a host starting from its cache touches only the first part. Rerun after changing the
+# host's code, the toolchain or a dependency: names change with them (the bench's host
+# section says how many listed functions the binary still has), and a function no longer
+# found is laid out as before, so a stale list links and only packs less.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,9 +46,17 @@ trap 'rm -rf "$work"' EXIT
     printf '[kafka]\nbrokers = "%s"\ntopic = "sonde.symbol-order"\ncert_dir = "%s"\nspool_dir = "%s/spool"\n' \
         "$SONDE_KAFKA_BROKERS" "$SONDE_HOST_CERT_DIR" "$work"
 } >"$work/host.toml"
-# Compile the probes first, so the profile is that of a host loading from its cache.
-"$host" --probes "$ROOT"/probes/{cpu,memory,bandwidth}.wasm --cache-dir "$work/cache" --once >/dev/null \
-    || die "the host could not run its probes once; see above"
+# First profile: compiling the probes into the cache (and one run of each). This runs under
+# valgrind too: the cache key holds the CPU features the engine detected, and valgrind's
+# virtual CPU has other features than the machine, so probes compiled natively would be
+# compiled again inside the steady-state profile.
+log "==> compiling the probes under callgrind"
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/compile.out" \
+    "$host" --probes "$ROOT"/probes/{cpu,memory,bandwidth}.wasm --cache-dir "$work/cache" --once \
+    >/dev/null 2>"$work/compile.log" ||
+    die "the host could not compile and run its probes under valgrind: $(tail -n3 "$work/compile.log")"
+cache_entries() { find "$work/cache" -name '*.cwasm' | wc -l; }
+[[ "$(cache_entries)" == 3 ]] || die "expected 3 compiled probes in $work/cache, found $(cache_entries)"
 
 log "==> running the host under callgrind for ${seconds} s"
 status=0
@@ -52,36 +64,57 @@ timeout -s INT "$seconds" valgrind --tool=callgrind --demangle=no --callgrind-ou
     "$host" --config "$work/host.toml" >/dev/null 2>"$work/host.log" || status=$?
 [[ "$status" == 124 || "$status" == 0 ]] || die "the host under valgrind exited with $status; see $work/host.log"
 grep -Eq 'runs ok=[1-9]' "$work/host.log" || die "the host ran no job under valgrind: $(tail -n3 "$work/host.log")"
+# The steady-state profile must be that of a host loading from its cache.
+[[ "$(cache_entries)" == 3 ]] ||
+    die "the host compiled again under callgrind ($(cache_entries) cache entries): the profile would hold the compiler"
 
-python3 - "$work/callgrind.out" "$host" "$out" <<'PY'
+# The list: the functions the running host executed, then those only compiling executed (a
+# host whose cache is cold runs both, one that starts from its cache only the first), each
+# group in the order the linker last placed them.
+python3 - "$work/callgrind.out" "$work/compile.out" "$host" "$out" <<'PY'
 import re, subprocess, sys
-profile, binary, out = sys.argv[1:]
+steady, compiling, binary, out = sys.argv[1:]
 # callgrind names objects and functions once, as "(id) name", then by "(id)" alone.
-objects, functions, current, ran = {}, {}, None, set()
 pattern = re.compile(r"(c?fn|c?ob)=\((\d+)\)(?: (.*))?$")
-for line in open(profile, errors="replace"):
-    m = pattern.match(line.strip())
-    if not m:
-        continue
-    kind, ident, name = m.groups()
-    if kind in ("ob", "cob"):
-        if name:
-            objects[ident] = name
-        if kind == "ob":
-            current = objects.get(ident)
-    else:
-        if name:
-            functions[ident] = name
-        if kind == "fn" and current == binary:
-            ran.add(functions[ident])
+
+
+def ran(profile):
+    objects, functions, current, names = {}, {}, None, set()
+    for line in open(profile, errors="replace"):
+        m = pattern.match(line.strip())
+        if not m:
+            continue
+        kind, ident, name = m.groups()
+        if kind in ("ob", "cob"):
+            if name:
+                objects[ident] = name
+            if kind == "ob":
+                current = objects.get(ident)
+        else:
+            if name:
+                functions[ident] = name
+            if kind == "fn" and current == binary:
+                names.add(functions[ident])
+    return names
+
+
+hot = ran(steady)
+compile_only = ran(compiling) - hot
 placed = []
 for line in subprocess.run(["nm", "-n", "-S", "--defined-only", binary],
                            capture_output=True, text=True, check=True).stdout.splitlines():
     f = line.split()
-    if len(f) == 4 and f[2] in "tTwW" and f[3] in ran:
-        placed.append((int(f[0], 16), int(f[1], 16), f[3]))
-names = list(dict.fromkeys(name for _, _, name in sorted(placed)))
+    if len(f) == 4 and f[2] in "tTwW" and (f[3] in hot or f[3] in compile_only):
+        placed.append((f[3] in compile_only, int(f[0], 16), int(f[1], 16), f[3]))
+placed.sort()
+names = list(dict.fromkeys(name for _, _, _, name in placed))
 open(out, "w").write("\n".join(names) + "\n")
-size = sum(s for _, s, _ in placed)
-print(f"{len(names)} functions ran ({size / 1048576:.1f} MB of code); written to {out}")
+
+
+def mb(late):
+    return sum(size for group, _, size, _ in placed if group == late) / 1048576
+
+
+print(f"{len(names)} functions written to {out}: {mb(False):.1f} MB of code the running host "
+      f"executed, then {mb(True):.1f} MB only compiling executed")
 PY
