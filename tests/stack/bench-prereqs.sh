@@ -12,6 +12,7 @@ need_pkgs=()
 dpkg -s libyajl2 >/dev/null 2>&1 || need_pkgs+=(libyajl2)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_pkgs+=(nginx-light)
 command -v prometheus-blackbox-exporter >/dev/null 2>&1 || need_pkgs+=(prometheus-blackbox-exporter)
+command -v perf >/dev/null 2>&1 || need_pkgs+=(linux-perf)
 if ((${#need_pkgs[@]})); then
     [[ "$(id -u)" == 0 ]] || die "bench needs Debian packages ${need_pkgs[*]}: run as root or install them"
     log "installing ${need_pkgs[*]}"

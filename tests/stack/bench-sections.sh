@@ -65,6 +65,23 @@ PY
 # Sonde and collectd side by side for HOST_SECONDS after a 5 s start-up, cpu + memory +
 # network every INTERVAL_S seconds, each publishing to a fresh topic of its own over mutual
 # TLS. Sets hp_* (CPU seconds, peak RSS, start-up CPU, and what each published in the window).
+# cpu_window_start PID FILE: count PID's CPU time into FILE until cpu_window_stop; prints
+# the counter's PID.
+cpu_window_start() {
+    perf stat -e task-clock -x, -p "$1" -o "$2" >/dev/null 2>&1 &
+    echo $!
+}
+
+# cpu_window_stop COUNTER_PID FILE: the CPU seconds counted.
+cpu_window_stop() {
+    kill -INT "$1" 2>/dev/null || true
+    # Started from a command substitution's subshell, perf is not this shell's child to wait for.
+    local waited=0
+    while kill -0 "$1" 2>/dev/null && ((waited++ < 100)); do sleep 0.05; done
+    awk -F, '$3 == "task-clock" {printf "%.4f", ($1 == "<not counted>" ? 0 : $1) / 1000; found = 1}
+        END {exit !found}' "$2" || die "perf counted no CPU time into $2"
+}
+
 host_pair() {
     local interval_s="$1" dir="$2" stamp
     stamp="$(date +%s%N)"
@@ -109,7 +126,7 @@ CONF
     # Compile the probes into the cache first: steady state is what is compared.
     "$host_bin" --probes "$ROOT"/probes/{cpu,memory,bandwidth}.wasm --cache-dir "$dir/cache" --once >/dev/null 2>&1 || true
 
-    local host_pid cd_pid from_ms to_ms host_end cd_end
+    local host_pid cd_pid from_ms to_ms
     evict_from_cache "$host_bin" /usr/sbin/collectd "$DEV/bench-lib/librdkafka.so.1" \
         /usr/lib/collectd/{cpu,memory,interface,write_kafka,logfile}.so
     host_pid="$(start_host "$dir/host.toml" "$dir/host.out")"
@@ -121,13 +138,16 @@ CONF
     sleep 5
     hp_host_start="$(cpu_seconds "$host_pid")"
     hp_cd_start="$(cpu_seconds "$cd_pid")"
+    # The window's CPU time is counted by perf (every thread, those started meanwhile too, to
+    # the nanosecond): /proc/PID/stat counts in 10 ms ticks, as coarse as an idle host's total.
+    local host_perf cd_perf
+    host_perf="$(cpu_window_start "$host_pid" "$dir/host.perf")"
+    cd_perf="$(cpu_window_start "$cd_pid" "$dir/collectd.perf")"
     from_ms="$(date +%s%3N)"
     sleep "$HOST_SECONDS"
-    host_end="$(cpu_seconds "$host_pid")"
-    cd_end="$(cpu_seconds "$cd_pid")"
+    hp_host_cpu="$(cpu_window_stop "$host_perf" "$dir/host.perf")"
+    hp_cd_cpu="$(cpu_window_stop "$cd_perf" "$dir/collectd.perf")"
     to_ms="$(date +%s%3N)"
-    hp_host_cpu="$(python3 -c "print(f'{$host_end - $hp_host_start:.3f}')")"
-    hp_cd_cpu="$(python3 -c "print(f'{$cd_end - $hp_cd_start:.3f}')")"
     hp_host_rss="$(peak_rss_mb "$host_pid")"
     hp_cd_rss="$(peak_rss_mb "$cd_pid")"
     kill -TERM "$host_pid" "$cd_pid" 2>/dev/null || true
@@ -136,6 +156,21 @@ CONF
     read -r hp_runs hp_samples <<<"$(topic_count "$topic" "$from_ms" "$to_ms")"
     read -r hp_cd_messages hp_cd_values <<<"$(topic_count "$cd_topic" "$from_ms" "$to_ms" --collectd)"
     [[ -n "$hp_runs" && -n "$hp_cd_values" ]] || die "cannot count what the host and collectd published to $topic and $cd_topic"
+}
+
+# How many of the functions host/symbol-order.txt lists the binary has (names change with
+# the code, the toolchain and the dependencies; a function not found is laid out as the
+# compiler left it, and each one a running host calls costs resident pages).
+symbol_order_match() {
+    local list="$ROOT/host/symbol-order.txt" listed found
+    [[ -s "$list" ]] || { echo "no host/symbol-order.txt: the host is laid out as the compiler left it"; return; }
+    listed="$(sort -u "$list" | wc -l)"
+    found="$(comm -12 <(sort -u "$list") <(nm --defined-only "$1" | awk '{print $3}' | sort -u) | wc -l)"
+    if [[ "$found" == "$listed" ]]; then
+        echo "all $listed functions of host/symbol-order.txt placed together"
+    else
+        echo "$found of the $listed functions host/symbol-order.txt lists are in this binary; the list is stale, rerun \`just symbol-order\`"
+    fi
 }
 
 bench_host() {
@@ -149,6 +184,7 @@ bench_host() {
         "$(ratio "$hp_host_cpu" "$hp_cd_cpu")×" "≤ 1.0×"
     note "host start-up (first 5 s: engine, three probes from the compile cache, Kafka TLS) used $hp_host_start CPU-s, collectd's $hp_cd_start CPU-s; not in the steady-state row."
     row "peak RSS over the same ${HOST_SECONDS} s" "$hp_host_rss MB" "collectd: $hp_cd_rss MB" "$(ratio "$hp_host_rss" "$hp_cd_rss")×" "≤ 1.5×"
+    note "code layout: $(symbol_order_match "$host_bin")"
     host_pair 60 "$work/host-idle"
     row "idle host: CPU seconds over ${HOST_SECONDS} s with the same jobs at 60 s" \
         "$hp_host_cpu s ($hp_runs runs on its topic; peak RSS $hp_host_rss MB)" \
