@@ -71,3 +71,55 @@ fn added_replaced_and_removed_probes_take_effect_without_restart() {
     let mem = common::by_job(&msgs, "mem");
     assert!(mem.iter().all(|m| m.error.is_none()), "{mem:?}");
 }
+
+/// A deployment that keeps probes in a store and links them into the watched directory:
+/// rewriting the link's target is seen by inotify on the target's directory, well before
+/// the fallback pass (`FALLBACK_POLL_MS`, 30 s) would find it.
+#[test]
+fn a_probe_behind_a_symlink_is_swapped_when_its_target_is_rewritten() {
+    let dir = common::scratch();
+    let watched = dir.path().join("probes");
+    let store = dir.path().join("store");
+    std::fs::create_dir(&watched).expect("mkdir probes");
+    std::fs::create_dir(&store).expect("mkdir store");
+    std::fs::copy(common::probe("memory"), store.join("current.wasm")).expect("copy");
+    std::os::unix::fs::symlink(store.join("current.wasm"), watched.join("mem.wasm"))
+        .expect("symlink");
+    let config = dir.path().join("host.toml");
+    std::fs::write(
+        &config,
+        "min_interval_ms = 200\n[defaults]\ninterval_ms = 200\n",
+    )
+    .expect("write host.toml");
+    let host = common::RunningHost::start(
+        &dir.path().join("cache"),
+        &[
+            "--config",
+            &config.display().to_string(),
+            "--probes",
+            &watched.display().to_string(),
+        ],
+    );
+    host.wait_for(
+        "runs of the linked probe",
+        Duration::from_secs(60),
+        |msgs, _| {
+            common::by_job(msgs, "mem")
+                .iter()
+                .any(|m| m.probe == "memory")
+        },
+    );
+
+    let tmp = store.join("incoming.part");
+    std::fs::copy(common::probe("cpu"), &tmp).expect("copy");
+    std::fs::rename(&tmp, store.join("current.wasm")).expect("rename over the target");
+    host.wait_for(
+        "runs of the new target, sooner than a fallback pass",
+        Duration::from_secs(20),
+        |msgs, _| common::by_job(msgs, "mem").iter().any(|m| m.probe == "cpu"),
+    );
+    let (_, msgs, log) = host.stop();
+    let mem = common::by_job(&msgs, "mem");
+    assert!(mem.iter().all(|m| m.error.is_none()), "{mem:?}");
+    assert!(log.contains("probe changed; swapping"), "{log}");
+}

@@ -1,8 +1,8 @@
 //! Wake-ups for the hot-load watcher: inotify on the directories its files live in, so an
 //! idle host reads no directory until something in one changes.
 //!
-//! What inotify cannot see — a file behind a symlink into an unwatched directory, a
-//! directory that does not exist yet, a filesystem without inotify — the watcher's slower
+//! What inotify cannot see — a directory that does not exist yet, a change made from another
+//! machine to a network filesystem, a filesystem without inotify — the watcher's slower
 //! fallback poll still finds (see [`super::watch`]).
 
 use std::collections::{BTreeSet, HashMap};

@@ -1,9 +1,10 @@
 //! Hot-load: watches the probe files and directories the host runs from.
 //!
-//! A pass over them runs when inotify reports a change in one of their directories, every
-//! [`POLL_INTERVAL_MS`] while a file is settling (or a directory cannot be watched), and
-//! every [`FALLBACK_POLL_MS`] otherwise, for what inotify cannot see (a file behind a
-//! symlink into another directory).
+//! A pass over them runs when inotify reports a change in one of their directories (for a
+//! file behind a symlink, in its target's directory too), every [`POLL_INTERVAL_MS`] while
+//! a file is settling (or a directory cannot be watched), and every [`FALLBACK_POLL_MS`]
+//! otherwise, for what inotify cannot see (a change made on another machine to a network
+//! filesystem, a link in a chain of symlinks re-pointed).
 //!
 //! - a new `.wasm` in a watched directory starts a job (named after the file);
 //! - a changed file is loaded again in the background (a task per file, compilation on a
@@ -32,8 +33,9 @@ use crate::schedule::scheduler::Scheduler;
 /// How often the watched paths are checked while a file is settling or a directory
 /// cannot be watched.
 pub const POLL_INTERVAL_MS: u64 = 500;
-/// How often they are checked otherwise.
-pub const FALLBACK_POLL_MS: u64 = 5_000;
+/// How often they are checked otherwise: each pass wakes an idle host, so inotify, which
+/// sees every change on a local filesystem, carries the prompt case.
+pub const FALLBACK_POLL_MS: u64 = 30_000;
 /// How long after a change event the pass runs (events meanwhile are taken with it).
 const EVENT_SETTLE_MS: u64 = 100;
 
@@ -127,6 +129,26 @@ pub fn wasm_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The directories whose changes can change a job: `dirs`, and for each file its own
+/// directory and, behind a symlink, its target's (where a deployment that re-points
+/// nothing but rewrites the target makes its change).
+fn watched_dirs<'a>(
+    dirs: &[PathBuf],
+    files: impl IntoIterator<Item = &'a PathBuf>,
+) -> BTreeSet<PathBuf> {
+    let mut watched: BTreeSet<PathBuf> = dirs.iter().cloned().collect();
+    for file in files {
+        watched.extend(file.parent().map(Path::to_path_buf));
+        let is_link = std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            if let Ok(target) = std::fs::canonicalize(file) {
+                watched.extend(target.parent().map(Path::to_path_buf));
+            }
+        }
+    }
+    watched
 }
 
 type Fingerprint = (u64, Option<SystemTime>);
@@ -248,13 +270,7 @@ impl Watcher {
         }
         let paths: HashSet<PathBuf> = specs.iter().map(|s| s.probe_path.clone()).collect();
         self.files.retain(|p, _| paths.contains(p));
-        self.dirs = (self.sources.dirs.iter().cloned())
-            .chain(
-                paths
-                    .iter()
-                    .filter_map(|p| p.parent().map(Path::to_path_buf)),
-            )
-            .collect();
+        self.dirs = watched_dirs(&self.sources.dirs, &paths);
         for path in &paths {
             self.refresh_file(path, debounce);
         }
@@ -468,4 +484,36 @@ async fn fleet_changed(fleet: &mut Option<FleetJobs>) -> bool {
         }
     }
     std::future::pending().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlinked_file_has_its_target_directory_watched_too() {
+        let scratch = tempfile::tempdir().unwrap();
+        let (probes, store, extra) = (
+            scratch.path().join("probes"),
+            scratch.path().join("store"),
+            scratch.path().join("extra"),
+        );
+        for d in [&probes, &store, &extra] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::fs::write(store.join("v2.wasm"), b"x").unwrap();
+        std::fs::write(probes.join("plain.wasm"), b"x").unwrap();
+        std::os::unix::fs::symlink(store.join("v2.wasm"), probes.join("linked.wasm")).unwrap();
+        // A dangling link: its target's directory cannot be known, only its own.
+        std::os::unix::fs::symlink(
+            scratch.path().join("gone/x.wasm"),
+            probes.join("dangling.wasm"),
+        )
+        .unwrap();
+        let files = ["plain.wasm", "linked.wasm", "dangling.wasm"].map(|f| probes.join(f));
+        let dirs = watched_dirs(std::slice::from_ref(&extra), &files);
+        let canonical = |p: &Path| p.canonicalize().unwrap();
+        let expected: BTreeSet<PathBuf> = [extra.clone(), probes.clone(), canonical(&store)].into();
+        assert_eq!(dirs, expected);
+    }
 }
