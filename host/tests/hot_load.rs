@@ -3,29 +3,34 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
-#[test]
-fn added_replaced_and_removed_probes_take_effect_without_restart() {
-    let dir = common::scratch();
-    let watched = dir.path().join("probes");
-    std::fs::create_dir(&watched).expect("mkdir");
-    let cache = dir.path().join("cache");
-    let config = dir.path().join("host.toml");
+/// A host running every probe in `watched` at 200 ms, its cache and config under `scratch`.
+fn watching(scratch: &Path, watched: &Path) -> common::RunningHost {
+    let config = scratch.join("host.toml");
     std::fs::write(
         &config,
         "min_interval_ms = 200\n[defaults]\ninterval_ms = 200\n",
     )
     .expect("write host.toml");
-    let host = common::RunningHost::start(
-        &cache,
+    common::RunningHost::start(
+        &scratch.join("cache"),
         &[
             "--config",
             &config.display().to_string(),
             "--probes",
             &watched.display().to_string(),
         ],
-    );
+    )
+}
+
+#[test]
+fn added_replaced_and_removed_probes_take_effect_without_restart() {
+    let dir = common::scratch();
+    let watched = dir.path().join("probes");
+    std::fs::create_dir(&watched).expect("mkdir");
+    let host = watching(dir.path(), &watched);
     host.wait_for("the watcher to start", Duration::from_secs(30), |_, log| {
         log.contains("waiting for probe files")
     });
@@ -85,21 +90,7 @@ fn a_probe_behind_a_symlink_is_swapped_when_its_target_is_rewritten() {
     std::fs::copy(common::probe("memory"), store.join("current.wasm")).expect("copy");
     std::os::unix::fs::symlink(store.join("current.wasm"), watched.join("mem.wasm"))
         .expect("symlink");
-    let config = dir.path().join("host.toml");
-    std::fs::write(
-        &config,
-        "min_interval_ms = 200\n[defaults]\ninterval_ms = 200\n",
-    )
-    .expect("write host.toml");
-    let host = common::RunningHost::start(
-        &dir.path().join("cache"),
-        &[
-            "--config",
-            &config.display().to_string(),
-            "--probes",
-            &watched.display().to_string(),
-        ],
-    );
+    let host = watching(dir.path(), &watched);
     host.wait_for(
         "runs of the linked probe",
         Duration::from_secs(60),
