@@ -88,11 +88,17 @@ impl Labels {
 /// Pairs in any order; of two equal keys the last wins, as when collecting into a map.
 impl FromIterator<(String, String)> for Labels {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Labels {
-        let mut labels = Labels::new();
-        for (k, v) in iter {
-            labels.insert(k, v);
+        let mut pairs: Vec<(String, String)> = iter.into_iter().collect();
+        // Stable: of equal keys, the later stays later. O(n log n), however many repeat.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match unique.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => unique.push(pair),
+            }
         }
-        labels
+        Labels(unique)
     }
 }
 
@@ -211,6 +217,26 @@ mod tests {
         assert_eq!(Labels::from(map.clone()), labels);
         let other: BTreeMap<String, String> = [(s("a"), s("3"))].into();
         assert_eq!(labels.cmp(&Labels::from(other.clone())), map.cmp(&other));
+    }
+
+    #[test]
+    fn collecting_keeps_the_last_of_equal_keys_as_a_map_does() {
+        let pairs = [
+            ("b", "1"),
+            ("a", "1"),
+            ("b", "2"),
+            ("c", "1"),
+            ("a", "2"),
+            ("b", "3"),
+        ]
+        .map(|(k, v)| (s(k), s(v)));
+        let map: BTreeMap<String, String> = pairs.clone().into_iter().collect();
+        let labels: Labels = pairs.into_iter().collect();
+        assert!(labels.iter().eq(map.iter()), "{labels:?}");
+        // Many repeats of few keys: as a map collects them.
+        let many = (0..10_000).map(|i| (format!("k{}", i % 7), i.to_string()));
+        let map: BTreeMap<String, String> = many.clone().collect();
+        assert!(many.collect::<Labels>().iter().eq(map.iter()));
     }
 
     #[test]
