@@ -170,7 +170,7 @@ async fn bench() {
     // For `just bench`, which adds a row for the Python consumer on the same topic.
     println!(
         "BENCH_RESULT recorder_rate={recorder_rate:.0} copy_rate={copy_rate:.0} per_row_rate={per_row_rate:.0} \
-         recorder_startup_secs={:.2} copy_startup_secs={:.2} recorder_rate_from_start={:.0} copy_rate_from_start={:.0} recorder_cpu_secs={recorder_cpu:.2} round_ratios={} topic={}",
+         recorder_startup_secs={:.2} copy_startup_secs={:.2} recorder_rate_from_start={:.0} copy_rate_from_start={:.0} recorder_cpu_secs={recorder_cpu:.2} round_ratios={} topic={} samples={samples}",
         recorder.with_startup_secs - recorder.secs,
         copy.with_startup_secs - copy.secs,
         rate(recorder.with_startup_secs),

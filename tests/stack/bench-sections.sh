@@ -194,13 +194,13 @@ bench_host() {
 }
 
 bench_recorder() {
-    log "==> recorder ingest: 1,000,000 samples vs psql \\copy vs INSERT+COMMIT per row vs kafka-python+psycopg2"
+    log "==> recorder ingest: $((${SONDE_BENCH_RUNS:-100000} * 10)) samples vs psql \\copy vs INSERT+COMMIT per row vs kafka-python+psycopg2"
     local dir="$work/recorder" out
     mkdir -p "$dir"
     out="$(cd "$ROOT" && cargo bench -q -p sonde-recorder --bench ingest 2>"$dir/ingest.log")" \
         || die "recorder ingest bench failed; see $dir/ingest.log"
     printf '%s\n' "$out" >"$dir/ingest.md"
-    local result recorder_rate copy_rate per_row_rate topic
+    local result recorder_rate copy_rate per_row_rate topic samples
     result="$(grep '^BENCH_RESULT ' <<<"$out" | tail -n1)"
     [[ -n "$result" ]] || die "recorder ingest bench printed no BENCH_RESULT line; see $dir/ingest.md"
     eval "${result#BENCH_RESULT }"
@@ -208,7 +208,7 @@ bench_recorder() {
     row "recorder ingest, samples/s (Kafka mTLS → PostgreSQL SSL, binary COPY, exactly-once; both sides from first data to last commit, start-up excluded)" \
         "$recorder_rate" "psql \\copy: $copy_rate" "$(ratio "$recorder_rate" "$copy_rate")×" "≥ 0.8×"
     # shellcheck disable=SC2154  # set by the eval above
-    note "recorder ingest: start-up (recorder: process start to partitions assigned; psql: process start to the \\copy) is excluded on both sides: recorder $recorder_startup_secs s, psql $copy_startup_secs s. Counted from process start: recorder $recorder_rate_from_start samples/s, psql \\copy $copy_rate_from_start ($(ratio "$recorder_rate_from_start" "$copy_rate_from_start")×). The row is the median of rounds whose ratios were ${round_ratios//,/, }; the recorder used $recorder_cpu_secs CPU-seconds for its 1,000,000 samples in that round."
+    note "recorder ingest: start-up (recorder: process start to partitions assigned; psql: process start to the \\copy) is excluded on both sides: recorder $recorder_startup_secs s, psql $copy_startup_secs s. Counted from process start: recorder $recorder_rate_from_start samples/s, psql \\copy $copy_rate_from_start ($(ratio "$recorder_rate_from_start" "$copy_rate_from_start")×). The row is the median of rounds whose ratios were ${round_ratios//,/, }; the recorder used $recorder_cpu_secs CPU-seconds for its $samples samples in that round."
     row "recorder ingest vs one INSERT + COMMIT per row" \
         "$recorder_rate" "per-row: $per_row_rate" "$(ratio "$recorder_rate" "$per_row_rate")×" "≥ 50×"
 
