@@ -104,7 +104,7 @@ report since="1h" database="sonde_demo":
 bench:
     tests/stack/bench.sh
 
-# Rewrite host/symbol-order.txt from a release host run under callgrind (the functions a host runs, which the release link packs together; docs/performance.md).
+# Rewrite host/symbol-order.txt from release hosts run under callgrind (the functions a host runs, which the release link packs together; rerun when the bench calls the list stale; docs/performance.md).
 symbol-order:
     tests/stack/symbol-order.sh
 

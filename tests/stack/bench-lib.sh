@@ -27,3 +27,29 @@ bench_take_stack() {
     export PGPASSWORD
     PGPASSWORD="$(cat "$SONDE_PG_PASSWORDFILE")"
 }
+
+# host_kafka_toml TOPIC DIR [OPTIONS]: the [kafka] table of a bench host.toml, mutual TLS to
+# the local broker, spool in DIR/spool, OPTIONS an inline table of librdkafka settings.
+host_kafka_toml() {
+    cat <<TOML
+[kafka]
+brokers = "$SONDE_KAFKA_BROKERS"
+topic = "$1"
+cert_dir = "$SONDE_HOST_CERT_DIR"
+spool_dir = "$2/spool"
+TOML
+    [[ -z "${3:-}" ]] || echo "options = $3"
+}
+
+# bench_host_toml DIR TOPIC INTERVAL_MS: the host.toml of the bench's host row, cpu, memory
+# and bandwidth every INTERVAL_MS published to TOPIC, cache and spool in DIR. `just
+# symbol-order` profiles the same host, so the code layout fits what the bench measures.
+bench_host_toml() {
+    local probe
+    echo "probe_dirs = [\"$ROOT/probes\"]"
+    echo "cache_dir = \"$1/cache\""
+    for probe in cpu memory bandwidth; do
+        printf '[[job]]\nprobe = "%s"\ninterval_ms = %d\n' "$probe" "$3"
+    done
+    host_kafka_toml "$2" "$1"
+}

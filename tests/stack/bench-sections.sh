@@ -8,19 +8,6 @@ start_host() {
     echo $!
 }
 
-# host_kafka_toml TOPIC DIR [OPTIONS]: the [kafka] table of a bench host.toml, mutual TLS to
-# the local broker, spool in DIR/spool, OPTIONS an inline table of librdkafka settings.
-host_kafka_toml() {
-    cat <<TOML
-[kafka]
-brokers = "$SONDE_KAFKA_BROKERS"
-topic = "$1"
-cert_dir = "$SONDE_HOST_CERT_DIR"
-spool_dir = "$2/spool"
-TOML
-    [[ -z "${3:-}" ]] || echo "options = $3"
-}
-
 # Create TOPIC with PARTITIONS partitions on the local broker (mutual TLS).
 create_topic() {
     "$py" - "$1" "$2" <<PY || die "cannot create topic $1"
@@ -62,9 +49,6 @@ for path in sys.argv[1:]:
 PY
 }
 
-# Sonde and collectd side by side for HOST_SECONDS after a 5 s start-up, cpu + memory +
-# network every INTERVAL_S seconds, each publishing to a fresh topic of its own over mutual
-# TLS. Sets hp_* (CPU seconds, peak RSS, start-up CPU, and what each published in the window).
 # cpu_window_start PID FILE: count PID's CPU time into FILE until cpu_window_stop; prints
 # the counter's PID.
 cpu_window_start() {
@@ -82,6 +66,9 @@ cpu_window_stop() {
         END {exit !found}' "$2" || die "perf counted no CPU time into $2"
 }
 
+# Sonde and collectd side by side for HOST_SECONDS after a 5 s start-up, cpu + memory +
+# network every INTERVAL_S seconds, each publishing to a fresh topic of its own over mutual
+# TLS. Sets hp_* (CPU seconds, peak RSS, start-up CPU, and what each published in the window).
 host_pair() {
     local interval_s="$1" dir="$2" stamp
     stamp="$(date +%s%N)"
@@ -89,14 +76,7 @@ host_pair() {
     mkdir -p "$dir"
     create_topic "$topic" 1
     create_topic "$cd_topic" 1
-    {
-        echo "probe_dirs = [\"$ROOT/probes\"]"
-        echo "cache_dir = \"$dir/cache\""
-        for probe in cpu memory bandwidth; do
-            printf '[[job]]\nprobe = "%s"\ninterval_ms = %d\n' "$probe" $((interval_s * 1000))
-        done
-        host_kafka_toml "$topic" "$dir"
-    } >"$dir/host.toml"
+    bench_host_toml "$dir" "$topic" $((interval_s * 1000)) >"$dir/host.toml"
     cat >"$dir/collectd.conf" <<CONF
 Interval $interval_s
 BaseDir "$dir"

@@ -14,6 +14,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench-lib.sh
+source "$STACK_DIR/bench-lib.sh"
 
 seconds="${SYMBOL_ORDER_SECONDS:-55}"
 out="$ROOT/host/symbol-order.txt"
@@ -37,15 +39,7 @@ host="$ROOT/target/release/host"
 source <(grep -v '^#' "$DEV/env" | sed 's/^/export /')
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-{
-    echo "probe_dirs = [\"$ROOT/probes\"]"
-    echo "cache_dir = \"$work/cache\""
-    for probe in cpu memory bandwidth; do
-        printf '[[job]]\nprobe = "%s"\ninterval_ms = 1000\n' "$probe"
-    done
-    printf '[kafka]\nbrokers = "%s"\ntopic = "sonde.symbol-order"\ncert_dir = "%s"\nspool_dir = "%s/spool"\n' \
-        "$SONDE_KAFKA_BROKERS" "$SONDE_HOST_CERT_DIR" "$work"
-} >"$work/host.toml"
+bench_host_toml "$work" sonde.symbol-order 1000 >"$work/host.toml"
 # First profile: compiling the probes into the cache (and one run of each). This runs under
 # valgrind too: the cache key holds the CPU features the engine detected, and valgrind's
 # virtual CPU has other features than the machine, so probes compiled natively would be
