@@ -203,6 +203,9 @@ impl ConsumerContext for RecorderContext {
     }
 }
 
+/// Longest time a broker holds a fetch for data (librdkafka's default is 500 ms).
+pub const FETCH_WAIT_MAX_MS: u32 = 100;
+
 /// librdkafka settings for `k`: TLS with host-name checks unless plaintext is asked for,
 /// then the pass-through options (which win).
 pub fn client_config(k: &KafkaSettings) -> ClientConfig {
@@ -222,6 +225,12 @@ pub fn client_config(k: &KafkaSettings) -> ClientConfig {
         // Topics created after start (or newly matching kafka.topic_regex) are picked up
         // within 10 s instead of librdkafka's default 5 minutes.
         .set("topic.metadata.refresh.interval.ms", "10000")
+        // librdkafka keeps one fetch in flight per broker, and the first one after an
+        // assignment holds only the partitions whose start offsets are already known. When
+        // those are caught up the broker holds it for up to this long while the others wait
+        // with their backlog: 500 ms at every start and rebalance by default. A shorter
+        // wait costs an empty fetch per broker every 100 ms when there is nothing to read.
+        .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS.to_string())
         .set("client.id", "sonde-recorder")
         .set("security.protocol", k.security_protocol.as_str())
         .set("enable.ssl.certificate.verification", "true")
@@ -287,6 +296,14 @@ mod tests {
         assert_eq!(c.get("ssl.ca.location"), Some("ca.pem"));
         assert_eq!(c.get("session.timeout.ms"), Some("6000"));
         assert_eq!(c.get("group.id"), Some("sonde-recorder"));
+    }
+
+    #[test]
+    fn a_fetch_waits_at_most_100_ms_unless_told_otherwise() {
+        let mut k = Config::default().kafka;
+        assert_eq!(client_config(&k).get("fetch.wait.max.ms"), Some("100"));
+        k.options.insert("fetch.wait.max.ms".into(), "500".into());
+        assert_eq!(client_config(&k).get("fetch.wait.max.ms"), Some("500"));
     }
 
     #[test]
