@@ -172,7 +172,13 @@ impl DecodeError {
 pub fn decode(payload: &[u8], now: DateTime<Utc>) -> Result<RunMessage, DecodeError> {
     // Fast path: one parse straight into the struct. Only a payload that fails it is
     // parsed again, to tell a bad version from bad JSON or a bad field.
-    match serde_json::from_slice::<RunMessage>(payload) {
+    let parsed = match std::str::from_utf8(payload) {
+        // UTF-8 checked once for the whole payload instead of string by string.
+        Ok(text) => serde_json::from_str::<RunMessage>(text),
+        // Fails too; parsing the bytes says where.
+        Err(_) => serde_json::from_slice::<RunMessage>(payload),
+    };
+    match parsed {
         Ok(msg) if msg.v == VERSION => {
             validate(&msg, now).map_err(|v| DecodeError::Invalid(reason(v)))?;
             Ok(msg)
