@@ -13,6 +13,11 @@
 //! freshly filled topic and databases, and reports the round with the median ratio:
 //! PostgreSQL with durable settings varies by ±0.1× between single runs here.
 //!
+//! Each side starts on a freshly checkpointed server: a round writes about half of
+//! `max_wal_size` in WAL, so a checkpoint the previous side's WAL triggered would otherwise
+//! land in whichever window comes next. The WAL each side wrote is printed as well: the
+//! recorder's includes its `probe_run` rows and offsets.
+//!
 //! Prints a markdown table. `SONDE_BENCH_RUNS` changes the number of runs.
 
 use std::process::{Command, Stdio};
@@ -62,6 +67,9 @@ struct Round {
     /// CPU seconds the recorder used in `recorder.secs`.
     recorder_cpu_secs: f64,
     copy: Timed,
+    /// MB of WAL each side wrote in its timed window.
+    recorder_wal_mb: f64,
+    copy_wal_mb: f64,
     /// The recorder's database (rows to sample for the per-row method) and the copy's.
     db: tokio_postgres::Client,
     copy_client: tokio_postgres::Client,
@@ -98,6 +106,8 @@ async fn bench() {
         recorder,
         recorder_cpu_secs: recorder_cpu,
         copy,
+        recorder_wal_mb,
+        copy_wal_mb,
         db,
         copy_client,
         topic,
@@ -166,11 +176,14 @@ async fn bench() {
         recorder.secs,
         recorder_cpu * 1e6 / samples as f64
     );
+    println!(
+        "\nWAL written in the timed window: recorder {recorder_wal_mb:.0} MB, `psql \\copy` {copy_wal_mb:.0} MB."
+    );
     println!("\nGoal: ≥ 0.8× COPY, ≥ 50× per-row.");
     // For `just bench`, which adds a row for the Python consumer on the same topic.
     println!(
         "BENCH_RESULT recorder_rate={recorder_rate:.0} copy_rate={copy_rate:.0} per_row_rate={per_row_rate:.0} \
-         recorder_startup_secs={:.2} copy_startup_secs={:.2} recorder_rate_from_start={:.0} copy_rate_from_start={:.0} recorder_cpu_secs={recorder_cpu:.2} round_ratios={} topic={} samples={samples}",
+         recorder_startup_secs={:.2} copy_startup_secs={:.2} recorder_rate_from_start={:.0} copy_rate_from_start={:.0} recorder_cpu_secs={recorder_cpu:.2} recorder_wal_mb={recorder_wal_mb:.0} copy_wal_mb={copy_wal_mb:.0} round_ratios={} topic={} samples={samples}",
         recorder.with_startup_secs - recorder.secs,
         copy.with_startup_secs - copy.secs,
         rate(recorder.with_startup_secs),
@@ -196,7 +209,9 @@ async fn round(runs: usize) -> Round {
 
     eprintln!("recorder…");
     let db = pg_connect(&env, &t.database).await.expect("connect");
-    let (recorder, recorder_cpu_secs) = time_recorder(&t, &db, runs as i64).await;
+    checkpoint(&db).await;
+    let (recorder, recorder_cpu_secs, wal_at_ready) = time_recorder(&t, &db, runs as i64).await;
+    let recorder_wal_mb = megabytes(wal_position(&db).await - wal_at_ready);
     assert_eq!(
         common::count(&db, "SELECT count(*) FROM measurement").await,
         samples,
@@ -225,6 +240,8 @@ async fn round(runs: usize) -> Round {
         .ensure_ahead(&mut copy_client)
         .await
         .expect("partitions");
+    checkpoint(&copy_client).await;
+    let wal_before = wal_position(&copy_client).await;
     let copy = psql(
         &env,
         &copy_db,
@@ -233,23 +250,57 @@ async fn round(runs: usize) -> Round {
             file.display()
         ),
     );
+    let copy_wal_mb = megabytes(wal_position(&copy_client).await - wal_before);
     assert_eq!(
         common::count(&copy_client, "SELECT count(*) FROM measurement").await,
         samples
+    );
+    eprintln!(
+        "round: recorder {:.2} s ({recorder_cpu_secs:.2} CPU-s, {recorder_wal_mb:.0} MB WAL), \\copy {:.2} s ({copy_wal_mb:.0} MB WAL)",
+        recorder.secs, copy.secs
     );
     Round {
         recorder,
         recorder_cpu_secs,
         copy,
+        recorder_wal_mb,
+        copy_wal_mb,
         db,
         copy_client,
         topic: t.topic,
     }
 }
 
+/// Flush every dirty buffer (`pg_checkpoint`, granted by tests/stack/postgres.sh).
+async fn checkpoint(client: &tokio_postgres::Client) {
+    client
+        .batch_execute("CHECKPOINT")
+        .await
+        .expect("CHECKPOINT");
+}
+
+/// The server's WAL insert position in bytes.
+async fn wal_position(client: &tokio_postgres::Client) -> i64 {
+    let sql = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint";
+    client
+        .query_one(sql, &[])
+        .await
+        .expect("WAL position")
+        .get(0)
+}
+
+fn megabytes(bytes: i64) -> f64 {
+    bytes as f64 / 1e6
+}
+
 /// Run the recorder over the pre-filled topic until all `runs` offsets are committed.
-/// Also returns the CPU seconds the recorder used in the timed part.
-async fn time_recorder(t: &common::Target, db: &tokio_postgres::Client, runs: i64) -> (Timed, f64) {
+/// Also returns the CPU seconds the recorder used in the timed part and the WAL position
+/// where it began.
+async fn time_recorder(
+    t: &common::Target,
+    db: &tokio_postgres::Client,
+    runs: i64,
+) -> (Timed, f64, i64) {
     let spawned = Instant::now();
     let mut recorder = common::Recorder::start(t, "batch.max_rows = 50000\n");
     let assigned = format!("assigned {}/", t.topic);
@@ -257,6 +308,7 @@ async fn time_recorder(t: &common::Target, db: &tokio_postgres::Client, runs: i6
         recorder.assert_running();
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    let wal_at_ready = wal_position(db).await;
     let ready = Instant::now();
     let cpu_at_ready = cpu_secs(recorder.child.id());
     // Polled every 10 ms: often enough to time the end within 0.5 % of a run of seconds,
@@ -272,7 +324,7 @@ async fn time_recorder(t: &common::Target, db: &tokio_postgres::Client, runs: i6
     };
     let cpu = cpu_secs(recorder.child.id()) - cpu_at_ready;
     assert!(recorder.terminate(), "recorder did not stop cleanly");
-    (timed, cpu)
+    (timed, cpu, wal_at_ready)
 }
 
 /// Run one psql meta-command over SSL (verify-full) against `db`, timed by psql's own

@@ -188,7 +188,7 @@ bench_recorder() {
     row "recorder ingest, samples/s (Kafka mTLS → PostgreSQL SSL, binary COPY, exactly-once; both sides from first data to last commit, start-up excluded)" \
         "$recorder_rate" "psql \\copy: $copy_rate" "$(ratio "$recorder_rate" "$copy_rate")×" "≥ 0.8×"
     # shellcheck disable=SC2154  # set by the eval above
-    note "recorder ingest: start-up (recorder: process start to partitions assigned; psql: process start to the \\copy) is excluded on both sides: recorder $recorder_startup_secs s, psql $copy_startup_secs s. Counted from process start: recorder $recorder_rate_from_start samples/s, psql \\copy $copy_rate_from_start ($(ratio "$recorder_rate_from_start" "$copy_rate_from_start")×). The row is the median of rounds whose ratios were ${round_ratios//,/, }; the recorder used $recorder_cpu_secs CPU-seconds for its $samples samples in that round."
+    note "recorder ingest: start-up (recorder: process start to partitions assigned; psql: process start to the \\copy) is excluded on both sides: recorder $recorder_startup_secs s, psql $copy_startup_secs s. Counted from process start: recorder $recorder_rate_from_start samples/s, psql \\copy $copy_rate_from_start ($(ratio "$recorder_rate_from_start" "$copy_rate_from_start")×). The row is the median of rounds whose ratios were ${round_ratios//,/, }; the recorder used $recorder_cpu_secs CPU-seconds for its $samples samples in that round. Each side starts right after a CHECKPOINT; WAL written in the timed window: recorder $recorder_wal_mb MB (with its probe_run rows and offsets), psql \\copy $copy_wal_mb MB."
     row "recorder ingest vs one INSERT + COMMIT per row" \
         "$recorder_rate" "per-row: $per_row_rate" "$(ratio "$recorder_rate" "$per_row_rate")×" "≥ 50×"
 

@@ -107,7 +107,8 @@ init_cluster() {
         die "initdb failed; see $state/initdb.log"
 }
 
-# Role `sonde` (may create the per-test databases) and database `sonde`; password from the file.
+# Role `sonde` (may create the per-test databases and checkpoint) and database `sonde`;
+# password from the file.
 provision() {
     local port="$1" pw
     pw="$(cat "$state/password")"
@@ -118,6 +119,8 @@ ALTER ROLE sonde WITH LOGIN CREATEDB PASSWORD '$pw';
 \else
 CREATE ROLE sonde WITH LOGIN CREATEDB PASSWORD '$pw';
 \endif
+-- The ingest bench checkpoints before each side it times.
+GRANT pg_checkpoint TO sonde;
 SELECT NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'sonde') AS db_missing \gset
 \if :db_missing
 CREATE DATABASE sonde OWNER sonde;
