@@ -120,7 +120,10 @@ ALTER ROLE sonde WITH LOGIN CREATEDB PASSWORD '$pw';
 CREATE ROLE sonde WITH LOGIN CREATEDB PASSWORD '$pw';
 \endif
 -- The ingest bench checkpoints before each side it times.
+SELECT NOT pg_has_role('sonde', 'pg_checkpoint', 'MEMBER') AS grant_checkpoint \gset
+\if :grant_checkpoint
 GRANT pg_checkpoint TO sonde;
+\endif
 SELECT NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'sonde') AS db_missing \gset
 \if :db_missing
 CREATE DATABASE sonde OWNER sonde;
