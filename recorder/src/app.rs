@@ -130,6 +130,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
 
     let limits = config.batch;
     let mut batch = Batch::default();
+    // The last batch was written because it was full: the consumer is working off a backlog.
+    let mut behind = false;
     let mut positions: HashMap<Partition, i64> = HashMap::new();
     let mut maintenance = tokio::time::interval_at(
         tokio::time::Instant::now() + MAINTENANCE_INTERVAL,
@@ -142,6 +144,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
             _ = stop.changed() => break,
             _ = tokio::time::sleep(wait), if !batch.is_empty() => {
                 apply_rebalances(&consumer, &mut batch, &mut positions);
+                behind = false;
                 flush(&mut pipeline, &consumer, &mut batch).await?;
             }
             message = consumer.recv() => {
@@ -151,6 +154,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
                 let mut now = Utc::now();
                 let mut next = Some(message);
                 let mut taken = 0;
+                let mut caught_up = false;
                 while let Some(message) = next.take() {
                     apply_rebalances(&consumer, &mut batch, &mut positions);
                     match message {
@@ -162,15 +166,19 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
                         Err(e) => tracing::debug!("Kafka: {e}"),
                     }
                     if batch.is_full(&limits) {
+                        behind = true;
                         flush(&mut pipeline, &consumer, &mut batch).await?;
                         now = Utc::now();
                     }
                     taken += 1;
                     if taken < DRAIN_MAX {
                         next = consumer.recv().now_or_never();
+                        // Nothing more fetched and waiting.
+                        caught_up = next.is_none();
                     }
                 }
-                if batch.should_flush(&limits) {
+                if batch.should_flush(caught_up && behind, &limits) {
+                    behind = false;
                     flush(&mut pipeline, &consumer, &mut batch).await?;
                 }
             }

@@ -30,12 +30,24 @@ impl Default for BatchLimits {
 }
 
 /// Should a batch holding `rows` rows and `bytes` payload bytes, whose oldest message
-/// arrived `age` ago, be written now? An empty batch never is.
-pub fn should_flush(rows: usize, bytes: usize, age: Duration, limits: &BatchLimits) -> bool {
+/// arrived `age` ago, be written now? An empty batch never is. `end_of_backlog`: the batch
+/// before this one was written because it was full, and now everything fetched is in this
+/// one; it is written at once instead of waiting out the age limit, which stays for a
+/// trickle of messages to collect.
+pub fn should_flush(
+    rows: usize,
+    bytes: usize,
+    age: Duration,
+    end_of_backlog: bool,
+    limits: &BatchLimits,
+) -> bool {
     if rows == 0 && bytes == 0 {
         return false;
     }
-    rows >= limits.max_rows || bytes >= limits.max_bytes || age >= limits.max_delay
+    end_of_backlog
+        || rows >= limits.max_rows
+        || bytes >= limits.max_bytes
+        || age >= limits.max_delay
 }
 
 /// One topic partition.
@@ -142,9 +154,10 @@ impl Batch {
         self.rows() >= limits.max_rows || self.bytes >= limits.max_bytes
     }
 
-    pub fn should_flush(&self, limits: &BatchLimits) -> bool {
+    /// See [`should_flush`].
+    pub fn should_flush(&self, end_of_backlog: bool, limits: &BatchLimits) -> bool {
         let age = self.first_at.map(|t| t.elapsed()).unwrap_or_default();
-        !self.is_empty() && should_flush(self.rows(), self.bytes, age, limits)
+        !self.is_empty() && should_flush(self.rows(), self.bytes, age, end_of_backlog, limits)
     }
 
     /// Time until the age limit is reached, `None` when empty.
@@ -188,21 +201,22 @@ mod tests {
     fn flush_decision_table() {
         let ms = Duration::from_millis;
         let cases = [
-            // rows, bytes, age, flush?
-            (0, 0, ms(10_000), false),
-            (1, 10, ms(0), false),
-            (99, 999, ms(499), false),
-            (100, 10, ms(0), true),
-            (1, 1000, ms(0), true),
-            (1, 10, ms(500), true),
-            (0, 10, ms(600), true),
-            (5000, 0, ms(0), true),
+            // rows, bytes, age, end of a backlog, flush?
+            (0, 0, ms(10_000), true, false),
+            (1, 10, ms(0), false, false),
+            (99, 999, ms(499), false, false),
+            (100, 10, ms(0), false, true),
+            (1, 1000, ms(0), false, true),
+            (1, 10, ms(500), false, true),
+            (0, 10, ms(600), false, true),
+            (5000, 0, ms(0), false, true),
+            (1, 10, ms(0), true, true),
         ];
-        for (rows, bytes, age, want) in cases {
+        for (rows, bytes, age, end_of_backlog, want) in cases {
             assert_eq!(
-                should_flush(rows, bytes, age, &LIMITS),
+                should_flush(rows, bytes, age, end_of_backlog, &LIMITS),
                 want,
-                "{rows} rows {bytes} B {age:?}"
+                "{rows} rows {bytes} B {age:?} end of backlog {end_of_backlog}"
             );
         }
     }

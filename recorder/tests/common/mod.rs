@@ -31,11 +31,12 @@ pub fn ini(t: &Target, extra: &str) -> String {
         group: &t.group,
         database: &t.database,
     };
-    sonde_tests::recorder_ini(
-        &t.env,
-        &target,
-        &format!("batch.max_delay_ms = 200\n{extra}"),
-    )
+    // Batches age out quickly in tests, unless a test sets the age limit itself.
+    let delay = match extra.contains("batch.max_delay_ms") {
+        true => "",
+        false => "batch.max_delay_ms = 200\n",
+    };
+    sonde_tests::recorder_ini(&t.env, &target, &format!("{delay}{extra}"))
 }
 
 /// [`ini`] with the lines setting `keys` replaced (`Some(value)`) or removed (`None`).
