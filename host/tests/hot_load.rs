@@ -25,6 +25,14 @@ fn watching(scratch: &Path, watched: &Path) -> common::RunningHost {
     )
 }
 
+/// Runs of the job `mem` done by `probe`.
+fn mem_runs_of(msgs: &[sonde_message::RunMessage], probe: &str) -> usize {
+    common::by_job(msgs, "mem")
+        .iter()
+        .filter(|m| m.probe == probe)
+        .count()
+}
+
 #[test]
 fn added_replaced_and_removed_probes_take_effect_without_restart() {
     let dir = common::scratch();
@@ -43,13 +51,7 @@ fn added_replaced_and_removed_probes_take_effect_without_restart() {
     host.wait_for(
         "runs of the added probe",
         Duration::from_secs(60),
-        |msgs, _| {
-            common::by_job(msgs, "mem")
-                .iter()
-                .filter(|m| m.probe == "memory")
-                .count()
-                >= 2
-        },
+        |msgs, _| mem_runs_of(msgs, "memory") >= 2,
     );
 
     // Replace mem.wasm with another probe: the job keeps its name, runs the new probe.
@@ -57,7 +59,7 @@ fn added_replaced_and_removed_probes_take_effect_without_restart() {
     host.wait_for(
         "runs of the replacement probe",
         Duration::from_secs(60),
-        |msgs, _| common::by_job(msgs, "mem").iter().any(|m| m.probe == "cpu"),
+        |msgs, _| mem_runs_of(msgs, "cpu") >= 1,
     );
 
     std::fs::remove_file(watched.join("mem.wasm")).expect("remove");
@@ -94,11 +96,7 @@ fn a_probe_behind_a_symlink_is_swapped_when_its_target_is_rewritten() {
     host.wait_for(
         "runs of the linked probe",
         Duration::from_secs(60),
-        |msgs, _| {
-            common::by_job(msgs, "mem")
-                .iter()
-                .any(|m| m.probe == "memory")
-        },
+        |msgs, _| mem_runs_of(msgs, "memory") >= 1,
     );
 
     let tmp = store.join("incoming.part");
@@ -107,7 +105,7 @@ fn a_probe_behind_a_symlink_is_swapped_when_its_target_is_rewritten() {
     host.wait_for(
         "runs of the new target, sooner than a fallback pass",
         Duration::from_secs(20),
-        |msgs, _| common::by_job(msgs, "mem").iter().any(|m| m.probe == "cpu"),
+        |msgs, _| mem_runs_of(msgs, "cpu") >= 1,
     );
     let (_, msgs, log) = host.stop();
     let mem = common::by_job(&msgs, "mem");

@@ -204,7 +204,7 @@ impl ConsumerContext for RecorderContext {
 }
 
 /// Longest time a broker holds a fetch for data (librdkafka's default is 500 ms).
-pub const FETCH_WAIT_MAX_MS: u32 = 100;
+const FETCH_WAIT_MAX_MS: u32 = 100;
 
 /// librdkafka settings for `k`: TLS with host-name checks unless plaintext is asked for,
 /// then the pass-through options (which win).

@@ -32,9 +32,10 @@ pub fn ini(t: &Target, extra: &str) -> String {
         database: &t.database,
     };
     // Batches age out quickly in tests, unless a test sets the age limit itself.
-    let delay = match extra.contains("batch.max_delay_ms") {
-        true => "",
-        false => "batch.max_delay_ms = 200\n",
+    let delay = if extra.contains("batch.max_delay_ms") {
+        ""
+    } else {
+        "batch.max_delay_ms = 200\n"
     };
     sonde_tests::recorder_ini(&t.env, &target, &format!("{delay}{extra}"))
 }
